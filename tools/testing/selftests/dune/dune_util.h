@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Helpers for the raw Dune mode selftests: no libdune, just the KVM ioctls.
+ *
+ * The guest is the test process itself: guest code is ordinary functions of
+ * the test, running in guest ring 0 on page tables that map every Dune
+ * window back to its host virtual addresses.  Guest code must not call libc
+ * (it would make host system calls with SYSCALL, which in Dune mode goes
+ * to the guest's own LSTAR); it uses guest_syscall() instead.
+ */
+#ifndef SELFTESTS_DUNE_UTIL_H
+#define SELFTESTS_DUNE_UTIL_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cpuid.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <linux/kvm.h>
+
+#ifndef KVM_X86_DUNE_VM
+#error "these tests need the patched uapi headers (make headers_install)"
+#endif
+
+#define SZ_1G		(1ULL << 30)
+#define SZ_2M		(1ULL << 21)
+#define PAGE_SZ		4096ULL
+
+#define PTE_P		(1ULL << 0)
+#define PTE_W		(1ULL << 1)
+#define PTE_U		(1ULL << 2)
+#define PTE_PS		(1ULL << 7)
+
+#define GDT_KERNEL_CS	0x08
+#define GDT_KERNEL_DS	0x10
+#define GDT_USER_DS	0x20
+#define GDT_USER_CS	0x28
+#define GDT_TSS		0x30
+
+#define GUEST_RFLAGS	0x202	/* IF=1: see Bochs bug B1 in the docs */
+
+/* Exit status of a guest that took exception @vector (see exception stubs). */
+#define EXC_EXIT(vector)	(100 + (vector))
+
+struct dune_tss {
+	uint32_t reserved0;
+	uint64_t rsp[3];
+	uint64_t reserved1;
+	uint64_t ist[7];
+	uint64_t reserved2;
+	uint16_t reserved3;
+	uint16_t iomap_base;
+} __attribute__((packed));
+
+struct dune_idt_entry {
+	uint16_t off0;
+	uint16_t sel;
+	uint8_t ist;
+	uint8_t type;
+	uint16_t off1;
+	uint32_t off2;
+	uint32_t zero;
+} __attribute__((packed));
+
+/* Shared between the host side and the guest: plain globals. */
+extern volatile int dune_is_amd;
+/* getpid() and gettid() of the process that enters, taken natively. */
+extern volatile long dune_native_pid, dune_native_tid;
+
+/* Host side */
+struct dune_vm {
+	int kvm_fd;
+	int vm_fd;
+	struct kvm_dune_layout layout;
+	uint64_t cr3;
+};
+
+int dune_vm_create(struct dune_vm *vm);		/* -errno */
+bool dune_hva_to_gpa(const struct dune_vm *vm, uint64_t hva, uint64_t *gpa);
+const struct kvm_dune_window *dune_window_of(const struct dune_vm *vm, uint64_t hva);
+int dune_build_page_tables(struct dune_vm *vm);	/* maps every window, U=1 */
+void dune_init_config(struct dune_vm *vm, struct kvm_dune_enter *cfg,
+		      void (*fn)(void), void *stack, size_t stack_size);
+void dune_setup_descriptors(struct kvm_dune_enter *cfg);	/* GDT, TSS, IDT */
+int dune_enter(struct dune_vm *vm, struct kvm_dune_enter *cfg);	/* -errno */
+/* Run fn in Dune mode in a child; returns its wait status. */
+int dune_run_child(void (*fn)(void), bool descriptors);
+
+/* Guest side */
+static inline long guest_syscall(long nr, long a0, long a1, long a2, long a3,
+				 long a4, long a5)
+{
+	register long r10 __asm__("r10") = a3;
+	register long r8 __asm__("r8") = a4;
+	register long r9 __asm__("r9") = a5;
+	long ret;
+
+	if (dune_is_amd)
+		__asm__ volatile("vmmcall" : "=a"(ret)
+				 : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9)
+				 : "memory");
+	else
+		__asm__ volatile("vmcall" : "=a"(ret)
+				 : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9)
+				 : "memory");
+	return ret;
+}
+
+#define gsys0(nr)		guest_syscall(nr, 0, 0, 0, 0, 0, 0)
+#define gsys1(nr, a)		guest_syscall(nr, (long)(a), 0, 0, 0, 0, 0)
+#define gsys3(nr, a, b, c)	guest_syscall(nr, (long)(a), (long)(b), (long)(c), 0, 0, 0)
+
+static inline __attribute__((noreturn)) void guest_exit(int code)
+{
+	for (;;)
+		gsys1(SYS_exit_group, code);
+}
+
+/* Load the TSS that dune_setup_descriptors() put in the GDT. */
+static inline void guest_load_tr(void)
+{
+	__asm__ volatile("ltr %w0" : : "r"(GDT_TSS));
+}
+
+/* iretq to @fn at CPL 3 on @stack_top. */
+void guest_jump_to_user(void (*fn)(void), void *stack_top);
+
+#endif
