@@ -25,24 +25,31 @@ static int open_kvm(void)
 	return fd;
 }
 
-#define NEED_DUNE(_metadata)						\
-	do {								\
-		int __fd = open_kvm();					\
-		if (__fd == -ENOENT)					\
-			SKIP(return, "no /dev/kvm");			\
-		ASSERT_GE(__fd, 0) TH_LOG("KVM_CAP_X86_DUNE missing: %s", strerror(-__fd)); \
-		close(__fd);						\
-	} while (0)
+/* True (and the test skipped or failed) when Dune mode is not there. */
+static bool no_dune(struct __test_metadata *_metadata)
+{
+	int fd = open_kvm();
 
-/* Child status helpers */
-#define ASSERT_EXIT(status_expr, code)					\
-	do {								\
-		int __st = (status_expr);				\
-		ASSERT_TRUE(WIFEXITED(__st))				\
-			TH_LOG("expected exit %d, got status %#x (signal %d)", \
-			       code, __st, WIFSIGNALED(__st) ? WTERMSIG(__st) : 0); \
-		ASSERT_EQ(code, WEXITSTATUS(__st));			\
-	} while (0)
+	if (fd == -ENOENT)
+		SKIP(return true, "no /dev/kvm");
+	EXPECT_LE(0, fd) TH_LOG("KVM_CAP_X86_DUNE missing: %s", strerror(-fd));
+	if (fd < 0)
+		return true;
+	close(fd);
+	return false;
+}
+
+/* Did the child exit with @code?  Says what happened if not. */
+static bool exited_with(struct __test_metadata *_metadata, int status, int code)
+{
+	EXPECT_TRUE(WIFEXITED(status))
+		TH_LOG("expected exit %d, got status %#x (signal %d)",
+		       code, status, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	if (!WIFEXITED(status))
+		return false;
+	EXPECT_EQ(code, WEXITSTATUS(status));
+	return WEXITSTATUS(status) == code;
+}
 
 TEST(capability_and_vm_type)
 {
@@ -58,9 +65,9 @@ TEST(capability_and_vm_type)
 	close(fd);
 }
 
-static int in_window(struct dune_vm *vm, const void *p)
+static bool in_window(struct dune_vm *vm, const void *p)
 {
-	return dune_window_of(vm, (uint64_t)p) != NULL;
+	return dune_window_of(vm, (uint64_t)p);
 }
 
 TEST(layout)
@@ -71,7 +78,8 @@ TEST(layout)
 	void *heap, *map;
 	int local;
 
-	NEED_DUNE(_metadata);
+	if (no_dune(_metadata))
+		return;
 	ASSERT_EQ(0, dune_vm_create(&vm));
 	ASSERT_GE(vm.layout.nr_windows, 2);
 	ASSERT_LE(vm.layout.nr_windows, KVM_DUNE_MAX_WINDOWS);
@@ -118,13 +126,13 @@ TEST(layout)
 	free(heap);
 }
 
-static volatile int pipe_wr;
+static int pipe_wr;
 static const char hello[] = "hello from Dune mode\n";
 
 static void guest_ids(void)
 {
 	long pid = gsys0(SYS_getpid), tid = gsys0(SYS_gettid);
-	long n = gsys3(SYS_write, pipe_wr, hello, sizeof(hello) - 1);
+	long n = gsys3(SYS_write, pipe_wr, (long)hello, sizeof(hello) - 1);
 
 	/* 7: all three as natively */
 	guest_exit((pid == dune_native_pid) | (tid == dune_native_tid) << 1 |
@@ -136,10 +144,11 @@ TEST(vmcall_getpid_gettid_write)
 	char buf[64] = {};
 	int fds[2];
 
-	NEED_DUNE(_metadata);
+	if (no_dune(_metadata))
+		return;
 	ASSERT_EQ(0, pipe(fds));
 	pipe_wr = fds[1];
-	ASSERT_EXIT(dune_run_child(guest_ids, false), 7);
+	ASSERT_TRUE(exited_with(_metadata, dune_run_child(guest_ids, false), 7));
 	close(fds[1]);
 	ASSERT_EQ(sizeof(hello) - 1, read(fds[0], buf, sizeof(buf) - 1));
 	EXPECT_STREQ(hello, buf);
@@ -153,8 +162,9 @@ static void guest_exit42(void)
 
 TEST(exit_status)
 {
-	NEED_DUNE(_metadata);
-	ASSERT_EXIT(dune_run_child(guest_exit42, false), 42);
+	if (no_dune(_metadata))
+		return;
+	ASSERT_TRUE(exited_with(_metadata, dune_run_child(guest_exit42, false), 42));
 }
 
 static void guest_pid_check(void)
@@ -166,11 +176,12 @@ static void guest_pid_check(void)
 
 TEST(getpid_equals_native)
 {
-	NEED_DUNE(_metadata);
-	ASSERT_EXIT(dune_run_child(guest_pid_check, false), 0);
+	if (no_dune(_metadata))
+		return;
+	ASSERT_TRUE(exited_with(_metadata, dune_run_child(guest_pid_check, false), 0));
 }
 
-static uint8_t user_stack[8192] __attribute__((aligned(16)));
+static alignas(16) uint8_t user_stack[8192];
 
 static void user_vmcall(void)
 {
@@ -188,24 +199,26 @@ static void guest_ring3(void)
 
 TEST(ring3_vmcall_is_ud)
 {
-	NEED_DUNE(_metadata);
-	ASSERT_EXIT(dune_run_child(guest_ring3, true), EXC_EXIT(6));
+	if (no_dune(_metadata))
+		return;
+	ASSERT_TRUE(exited_with(_metadata, dune_run_child(guest_ring3, true), EXC_EXIT(6)));
 }
 
 static void guest_ud2(void)
 {
-	__asm__ volatile("ud2");
+	asm volatile("ud2");
 	guest_exit(1);
 }
 
 TEST(exception_reaches_guest_idt)
 {
-	NEED_DUNE(_metadata);
-	ASSERT_EXIT(dune_run_child(guest_ud2, true), EXC_EXIT(6));
+	if (no_dune(_metadata))
+		return;
+	ASSERT_TRUE(exited_with(_metadata, dune_run_child(guest_ud2, true), EXC_EXIT(6)));
 }
 
-static volatile uint64_t fault_addr;
-static volatile int fault_write;
+static uint64_t fault_addr;
+static int fault_write;
 static int report_fd;
 
 static void segv_handler(int sig, siginfo_t *si, void *ctx)
@@ -222,9 +235,9 @@ static void segv_handler(int sig, siginfo_t *si, void *ctx)
 static void guest_touch(void)
 {
 	if (fault_write)
-		*(volatile uint64_t *)fault_addr = 1;
+		guest_write64(fault_addr, 1);
 	else
-		(void)*(volatile uint64_t *)fault_addr;
+		guest_read64(fault_addr);
 	guest_exit(3);	/* no fault: wrong */
 }
 
@@ -240,7 +253,7 @@ static void check_segv(struct __test_metadata *_metadata, void *addr, int write_
 	fault_addr = (uint64_t)addr;
 	fault_write = write_access;
 	ASSERT_EQ(0, sigaction(SIGSEGV, &sa, NULL));
-	ASSERT_EXIT(dune_run_child(guest_touch, false), 0);
+	ASSERT_TRUE(exited_with(_metadata, dune_run_child(guest_touch, false), 0));
 	ASSERT_EQ(sizeof(r), read(fds[0], r, sizeof(r)));
 	EXPECT_EQ((uint64_t)addr, r[0]) TH_LOG("si_addr %#llx, expected %p",
 					       (unsigned long long)r[0], addr);
@@ -253,7 +266,8 @@ TEST(sigsegv_unmapped)
 {
 	char *p;
 
-	NEED_DUNE(_metadata);
+	if (no_dune(_metadata))
+		return;
 	p = mmap(NULL, 3 * PAGE_SZ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	ASSERT_EQ(0, munmap(p + PAGE_SZ, PAGE_SZ));
@@ -264,10 +278,11 @@ TEST(sigsegv_write_readonly)
 {
 	char *p;
 
-	NEED_DUNE(_metadata);
+	if (no_dune(_metadata))
+		return;
 	p = mmap(NULL, PAGE_SZ, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, p);
-	(void)*(volatile char *)p;
+	guest_read64((uint64_t)p);
 	check_segv(_metadata, p + 8, 1, SEGV_ACCERR);
 }
 
@@ -275,7 +290,8 @@ TEST(sigsegv_prot_none)
 {
 	char *p;
 
-	NEED_DUNE(_metadata);
+	if (no_dune(_metadata))
+		return;
 	p = mmap(NULL, PAGE_SZ, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	check_segv(_metadata, p, 0, SEGV_ACCERR);
@@ -301,7 +317,8 @@ TEST(seccomp_applies_to_vmcall)
 	int status;
 	pid_t pid;
 
-	NEED_DUNE(_metadata);
+	if (no_dune(_metadata))
+		return;
 	pid = fork();
 	ASSERT_GE(pid, 0);
 	if (pid == 0) {
@@ -315,18 +332,19 @@ TEST(seccomp_applies_to_vmcall)
 		_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 82);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_EXIT(status, 0);
+	ASSERT_TRUE(exited_with(_metadata, status, 0));
 }
 
 /* Bad input: nothing is entered, a clear errno comes back. */
 TEST(bad_config)
 {
+	static alignas(16) uint8_t stack[4096];
 	struct kvm_dune_enter cfg, good;
 	struct dune_vm vm;
-	static uint8_t stack[4096] __attribute__((aligned(16)));
 	unsigned int i;
 
-	NEED_DUNE(_metadata);
+	if (no_dune(_metadata))
+		return;
 	ASSERT_EQ(0, dune_vm_create(&vm));
 	ASSERT_EQ(0, dune_build_page_tables(&vm));
 	dune_init_config(&vm, &good, guest_exit42, stack, sizeof(stack));
@@ -368,7 +386,8 @@ TEST(refused_ioctls)
 	void *mem;
 	int fd;
 
-	NEED_DUNE(_metadata);
+	if (no_dune(_metadata))
+		return;
 	ASSERT_EQ(0, dune_vm_create(&vm));
 	mem = mmap(NULL, PAGE_SZ, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, mem);
@@ -419,7 +438,8 @@ TEST(other_mm_gets_eio)
 	int status;
 	pid_t pid;
 
-	NEED_DUNE(_metadata);
+	if (no_dune(_metadata))
+		return;
 	ASSERT_EQ(0, dune_vm_create(&vm));
 	pid = fork();
 	ASSERT_GE(pid, 0);
@@ -431,7 +451,7 @@ TEST(other_mm_gets_eio)
 		_exit(0);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_EXIT(status, 0);
+	ASSERT_TRUE(exited_with(_metadata, status, 0));
 }
 
 TEST_HARNESS_MAIN

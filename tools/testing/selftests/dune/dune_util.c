@@ -4,19 +4,19 @@
  */
 #include "dune_util.h"
 
-volatile int dune_is_amd;
-volatile long dune_native_pid, dune_native_tid;
+int dune_is_amd;
+long dune_native_pid, dune_native_tid;
 
 /* Page-table pages: enough for 2 MiB leaves over 256 GiB of windows. */
 #define PT_POOL_PAGES	320
-static uint64_t pt_pool[PT_POOL_PAGES][512] __attribute__((aligned(4096)));
+static alignas(4096) uint64_t pt_pool[PT_POOL_PAGES][512];
 static int pt_pool_used;
 
-static uint64_t gdt[8] __attribute__((aligned(16)));
-static struct dune_tss tss __attribute__((aligned(16)));
-static struct dune_idt_entry idt[256] __attribute__((aligned(16)));
-static uint8_t ring0_stack[16384] __attribute__((aligned(16)));
-static uint8_t df_stack[8192] __attribute__((aligned(16)));
+static alignas(16) uint64_t gdt[8];
+static alignas(16) uint8_t tss[TSS_SIZE];
+static alignas(16) struct dune_idt_entry idt[256];
+static alignas(16) uint8_t ring0_stack[16384];
+static alignas(16) uint8_t df_stack[8192];
 
 int dune_vm_create(struct dune_vm *vm)
 {
@@ -154,8 +154,7 @@ void dune_init_config(struct dune_vm *vm, struct kvm_dune_enter *cfg,
 }
 
 /* Every exception ends the guest with exit status EXC_EXIT(vector). */
-__asm__(
-	".text\n"
+asm(".text\n"
 	".globl dune_exc_common\n"
 	"dune_exc_common:\n"
 	"	mov $231, %eax\n"		/* exit_group(%edi) */
@@ -190,11 +189,13 @@ __asm__(
 	".endr\n"
 	".noaltmacro\n"
 	".text\n");
-extern const uint64_t dune_exc_table[32];
 
 void dune_setup_descriptors(struct kvm_dune_enter *cfg)
 {
-	uint64_t base = (uint64_t)&tss, limit = sizeof(tss) - 1;
+	uint64_t base = (uint64_t)tss, limit = TSS_SIZE - 1;
+	uint64_t rsp0 = (uint64_t)ring0_stack + sizeof(ring0_stack);
+	uint64_t ist1 = (uint64_t)df_stack + sizeof(df_stack);
+	uint16_t iomap = TSS_SIZE;
 	int i;
 
 	gdt[0] = 0;
@@ -208,10 +209,10 @@ void dune_setup_descriptors(struct kvm_dune_enter *cfg)
 		 (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
 	gdt[7] = base >> 32;
 
-	memset(&tss, 0, sizeof(tss));
-	tss.rsp[0] = (uint64_t)ring0_stack + sizeof(ring0_stack);
-	tss.ist[0] = (uint64_t)df_stack + sizeof(df_stack);
-	tss.iomap_base = sizeof(tss);
+	memset(tss, 0, sizeof(tss));
+	memcpy(tss + TSS_RSP0, &rsp0, sizeof(rsp0));
+	memcpy(tss + TSS_IST1, &ist1, sizeof(ist1));
+	memcpy(tss + TSS_IOMAP, &iomap, sizeof(iomap));
 
 	memset(idt, 0, sizeof(idt));
 	for (i = 0; i < 32; i++) {
@@ -236,7 +237,7 @@ int dune_enter(struct dune_vm *vm, struct kvm_dune_enter *cfg)
 	return ioctl(vm->vm_fd, KVM_DUNE_ENTER, cfg) ? -errno : 0;
 }
 
-static uint8_t guest_stack[65536] __attribute__((aligned(16)));
+static alignas(16) uint8_t guest_stack[65536];
 
 int dune_run_child(void (*fn)(void), bool descriptors)
 {
@@ -284,15 +285,14 @@ int dune_run_child(void (*fn)(void), bool descriptors)
 /* iretq to fn at CPL 3; the stack frame is built on the current stack. */
 void guest_jump_to_user(void (*fn)(void), void *stack_top)
 {
-	__asm__ volatile(
-		"pushq %[ss]\n"
-		"pushq %[sp]\n"
-		"pushq %[fl]\n"
-		"pushq %[cs]\n"
-		"pushq %[ip]\n"
-		"iretq\n"
-		: : [ss] "i"(GDT_USER_DS | 3), [sp] "r"((uint64_t)stack_top - 8),
-		    [fl] "i"(GUEST_RFLAGS), [cs] "i"(GDT_USER_CS | 3), [ip] "r"(fn)
-		: "memory");
+	asm volatile("pushq %[ss]\n"
+		     "pushq %[sp]\n"
+		     "pushq %[fl]\n"
+		     "pushq %[cs]\n"
+		     "pushq %[ip]\n"
+		     "iretq\n"
+		     : : [ss] "i"(GDT_USER_DS | 3), [sp] "r"((uint64_t)stack_top - 8),
+		       [fl] "i"(GUEST_RFLAGS), [cs] "i"(GDT_USER_CS | 3), [ip] "r"(fn)
+		     : "memory");
 	__builtin_unreachable();
 }

@@ -13,10 +13,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdalign.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdnoreturn.h>
 #include <string.h>
 #include <unistd.h>
 #include <cpuid.h>
@@ -30,14 +32,14 @@
 #error "these tests need the patched uapi headers (make headers_install)"
 #endif
 
-#define SZ_1G		(1ULL << 30)
-#define SZ_2M		(1ULL << 21)
-#define PAGE_SZ		4096ULL
+#define SZ_1G		0x40000000ULL
+#define SZ_2M		0x200000ULL
+#define PAGE_SZ		0x1000ULL
 
-#define PTE_P		(1ULL << 0)
-#define PTE_W		(1ULL << 1)
-#define PTE_U		(1ULL << 2)
-#define PTE_PS		(1ULL << 7)
+#define PTE_P		0x001ULL
+#define PTE_W		0x002ULL
+#define PTE_U		0x004ULL
+#define PTE_PS		0x080ULL
 
 #define GDT_KERNEL_CS	0x08
 #define GDT_KERNEL_DS	0x10
@@ -50,15 +52,11 @@
 /* Exit status of a guest that took exception @vector (see exception stubs). */
 #define EXC_EXIT(vector)	(100 + (vector))
 
-struct dune_tss {
-	uint32_t reserved0;
-	uint64_t rsp[3];
-	uint64_t reserved1;
-	uint64_t ist[7];
-	uint64_t reserved2;
-	uint16_t reserved3;
-	uint16_t iomap_base;
-} __attribute__((packed));
+/* The 64-bit TSS, as 32-bit words: its 64-bit fields are not aligned. */
+#define TSS_SIZE	104
+#define TSS_RSP0	4
+#define TSS_IST1	36
+#define TSS_IOMAP	102
 
 struct dune_idt_entry {
 	uint16_t off0;
@@ -68,12 +66,17 @@ struct dune_idt_entry {
 	uint16_t off1;
 	uint32_t off2;
 	uint32_t zero;
-} __attribute__((packed));
+};
 
-/* Shared between the host side and the guest: plain globals. */
-extern volatile int dune_is_amd;
+/*
+ * Shared between the host side and the guest: plain globals, written before
+ * the guest starts.
+ */
+extern int dune_is_amd;
 /* getpid() and gettid() of the process that enters, taken natively. */
-extern volatile long dune_native_pid, dune_native_tid;
+extern long dune_native_pid, dune_native_tid;
+/* Entry points of the exception stubs for vectors 0-31 */
+extern const uint64_t dune_exc_table[32];
 
 /* Host side */
 struct dune_vm {
@@ -98,27 +101,52 @@ int dune_run_child(void (*fn)(void), bool descriptors);
 static inline long guest_syscall(long nr, long a0, long a1, long a2, long a3,
 				 long a4, long a5)
 {
-	register long r10 __asm__("r10") = a3;
-	register long r8 __asm__("r8") = a4;
-	register long r9 __asm__("r9") = a5;
+	register long r10 asm("r10") = a3;
+	register long r8 asm("r8") = a4;
+	register long r9 asm("r9") = a5;
 	long ret;
 
 	if (dune_is_amd)
-		__asm__ volatile("vmmcall" : "=a"(ret)
+		asm volatile("vmmcall" : "=a"(ret)
 				 : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9)
 				 : "memory");
 	else
-		__asm__ volatile("vmcall" : "=a"(ret)
+		asm volatile("vmcall" : "=a"(ret)
 				 : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9)
 				 : "memory");
 	return ret;
 }
 
-#define gsys0(nr)		guest_syscall(nr, 0, 0, 0, 0, 0, 0)
-#define gsys1(nr, a)		guest_syscall(nr, (long)(a), 0, 0, 0, 0, 0)
-#define gsys3(nr, a, b, c)	guest_syscall(nr, (long)(a), (long)(b), (long)(c), 0, 0, 0)
+static inline long gsys0(long nr)
+{
+	return guest_syscall(nr, 0, 0, 0, 0, 0, 0);
+}
 
-static inline __attribute__((noreturn)) void guest_exit(int code)
+static inline long gsys1(long nr, long a)
+{
+	return guest_syscall(nr, a, 0, 0, 0, 0, 0);
+}
+
+static inline long gsys3(long nr, long a, long b, long c)
+{
+	return guest_syscall(nr, a, b, c, 0, 0, 0);
+}
+
+/* Accesses the compiler may not drop or merge (the guest's test accesses) */
+static inline uint64_t guest_read64(uint64_t addr)
+{
+	uint64_t v;
+
+	asm volatile("movq (%1), %0" : "=r"(v) : "r"(addr) : "memory");
+	return v;
+}
+
+static inline void guest_write64(uint64_t addr, uint64_t v)
+{
+	asm volatile("movq %1, (%0)" : : "r"(addr), "r"(v) : "memory");
+}
+
+static inline noreturn void guest_exit(int code)
 {
 	for (;;)
 		gsys1(SYS_exit_group, code);
@@ -127,7 +155,7 @@ static inline __attribute__((noreturn)) void guest_exit(int code)
 /* Load the TSS that dune_setup_descriptors() put in the GDT. */
 static inline void guest_load_tr(void)
 {
-	__asm__ volatile("ltr %w0" : : "r"(GDT_TSS));
+	asm volatile("ltr %w0" : : "r"(GDT_TSS));
 }
 
 /* iretq to @fn at CPL 3 on @stack_top. */
