@@ -33,5 +33,18 @@ find "$top/patches" -name '[0-9][0-9][0-9][1-9]-*.patch' -delete
 find "$top/patches" -name '00[1-9][0-9]-*.patch' -delete
 cp "$tmp"/*.patch "$top/patches/" 2>/dev/null || true
 rm -rf "$tmp"
+
+# The cover letter: the hand-written text with the series' shortlog and
+# diffstat filled in.
+python3 - "$top/scripts/carried/cover-letter.in" "$top/patches/0000-cover-letter.patch" \
+	"$n" "$(git -C "$tree" shortlog --no-merges base..HEAD | sed 's/^$//')" \
+	"$(git -C "$tree" diff --stat=72 base HEAD)" <<'PY'
+import sys
+src, dst, n, shortlog, diffstat = sys.argv[1:]
+s = open(src).read()
+s = s.replace('@N@', '%02d' % int(n)).replace('@SHORTLOG@', shortlog.strip('\n'))
+s = s.replace('@DIFFSTAT@', diffstat.strip('\n'))
+open(dst, 'w').write(s)
+PY
 info "$n patches in patches/"
 done_step
