@@ -72,7 +72,7 @@
  * patched to VMMCALL on AMD.
  */
 extern const unsigned char canary_guest[], canary_guest_hcall[],
-	canary_guest_hlt[], canary_guest_end[];
+	canary_guest_report[], canary_guest_end[];
 asm(".pushsection .rodata\n"
     "canary_guest:\n"
     "	mov $" STR(HELLO_DATA) ", %eax\n"
@@ -86,10 +86,10 @@ asm(".pushsection .rodata\n"
     "	xor %esi, %esi\n"
     "canary_guest_hcall:\n"
     "	vmcall\n"
+    "canary_guest_report:\n"
     "	out %eax, $" STR(PORT_HCALL) "\n"
-    "canary_guest_hlt:\n"
-    "	hlt\n"
-    "	jmp canary_guest_hlt\n"
+    "1:	hlt\n"
+    "	jmp 1b\n"
     "canary_guest_end:\n"
     ".popsection\n");
 
@@ -222,11 +222,35 @@ static void build_guest(void)
 		mem[CODE_GPA + (canary_guest_hcall - canary_guest) + 2] = 0xd9;
 }
 
+/* Give the vCPU what KVM supports (long mode in particular: EFER.LME). */
+static void set_cpuid(void)
+{
+	struct kvm_cpuid2 *cpuid;
+	int nent = 100;
+
+	for (;;) {
+		cpuid = calloc(1, sizeof(*cpuid) + nent * sizeof(cpuid->entries[0]));
+		if (!cpuid)
+			ksft_exit_fail_msg("out of memory\n");
+		cpuid->nent = nent;
+		if (!ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid))
+			break;
+		if (errno != E2BIG)
+			ksft_exit_fail_perror("KVM_GET_SUPPORTED_CPUID");
+		free(cpuid);
+		nent *= 2;
+	}
+	if (ioctl(vcpu_fd, KVM_SET_CPUID2, cpuid))
+		ksft_exit_fail_perror("KVM_SET_CPUID2");
+	free(cpuid);
+}
+
 static void setup_vcpu(void)
 {
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
 
+	set_cpuid();
 	if (ioctl(vcpu_fd, KVM_GET_SREGS, &sregs))
 		ksft_exit_fail_perror("KVM_GET_SREGS");
 
@@ -278,7 +302,7 @@ int main(void)
 	struct kvm_regs regs;
 	uint64_t stored;
 	int mmap_size, ret, reason;
-	uint64_t hcall_rip, hlt_rip;
+	uint64_t hcall_rip, report_rip;
 
 	ksft_print_header();
 
@@ -340,7 +364,8 @@ int main(void)
 	ksft_test_result_pass("VM, memslot and vCPU in 64-bit mode set up\n");
 
 	hcall_rip = CODE_GPA + (canary_guest_hcall - canary_guest);
-	hlt_rip = CODE_GPA + (canary_guest_hlt - canary_guest);
+	/* KVM completes an OUT (and moves RIP past it) on the next KVM_RUN. */
+	report_rip = CODE_GPA + (canary_guest_report - canary_guest);
 
 	/* (a) port I/O */
 	reason = run_vcpu();
@@ -358,7 +383,7 @@ int main(void)
 	      io_exit_is(PORT_HCALL, (uint32_t)-KVM_ENOSYS);
 	if (!ioctl(vcpu_fd, KVM_GET_REGS, &regs)) {
 		ret = ret && regs.rax == (uint64_t)-KVM_ENOSYS &&
-		      regs.rip == hlt_rip;
+		      regs.rip == report_rip;
 		if (!ret)
 			ksft_print_msg("after %s at 0x%llx: rax 0x%llx rip 0x%llx (want 0x%llx, 0x%llx)\n",
 				       amd ? "VMMCALL" : "VMCALL",
@@ -366,7 +391,7 @@ int main(void)
 				       (unsigned long long)regs.rax,
 				       (unsigned long long)regs.rip,
 				       (unsigned long long)-KVM_ENOSYS,
-				       (unsigned long long)hlt_rip);
+				       (unsigned long long)report_rip);
 	} else {
 		ret = 0;
 	}
