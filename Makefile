@@ -1,0 +1,70 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# kvm-dune: Dune mode for Linux 6.12 KVM, its libdune and its selftests.
+#
+#   make run          build, boot under QEMU (AMD SVM, TCG) and run the demo
+#   make check        unit tests, kernel build, selftests under svm and vmx
+#   make check-debug  the same with the debug kernel (KASAN, lockdep, ...)
+#   make kernel       prepare build/linux from patches/ and build it (test)
+#   make initramfs    build/initramfs.cpio.gz with the selftests
+#   make check-svm / check-vmx / check-kvm   one backend
+#   make bench        benchmarks (not yet)
+#
+# Logs are in build/logs/. Variables: SUITE (default all), CPUS, MEM,
+# SERIAL=1 (run the backends one after the other in check).
+
+SHELL := /bin/bash
+SUITE ?= all
+SERIAL ?=
+CPUS ?=
+MEM ?=
+
+RUN_OPTS := $(if $(CPUS),--cpus $(CPUS)) $(if $(MEM),--mem $(MEM))
+CHECK_OPTS := $(if $(SERIAL),--serial)
+
+# $(call stage,NAME,COMMANDS): run COMMANDS, print how long they took.
+define stage
+	@t0=$$(date +%s); echo "==> $(1)"; \
+	( $(2) ); rc=$$?; \
+	echo "<== $(1): $$([ $$rc = 0 ] && echo done || echo FAILED) ($$(( $$(date +%s) - t0 ))s)"; \
+	exit $$rc
+endef
+
+.PHONY: all run check check-debug check-svm check-vmx check-kvm unit kernel \
+	kernel-debug initramfs bench clean-logs help
+
+all: help
+
+help:
+	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
+
+kernel:
+	$(call stage,kernel (test),scripts/kernel-prepare.sh --keep && scripts/build-kernel.sh test >/dev/null)
+
+kernel-debug:
+	$(call stage,kernel (debug),scripts/kernel-prepare.sh --keep && scripts/build-kernel.sh debug >/dev/null)
+
+initramfs:
+	$(call stage,initramfs,scripts/mkinitramfs.sh build/initramfs.cpio.gz)
+
+# Host-side unit tests (filled in later); succeeds while there are none.
+unit:
+	$(call stage,unit tests,true)
+
+check-svm check-vmx check-kvm: check-%:
+	$(call stage,selftests on $*,scripts/run-suite.sh --backend $* --suite $(SUITE) $(RUN_OPTS))
+
+check: unit kernel
+	$(call stage,selftests on svm and vmx,scripts/harness/check-backends.sh $(CHECK_OPTS) svm vmx -- --suite $(SUITE) $(RUN_OPTS))
+
+check-debug: unit kernel-debug
+	$(call stage,selftests on svm and vmx (debug kernel),scripts/harness/check-backends.sh --flavour debug $(CHECK_OPTS) svm vmx -- --suite $(SUITE) $(RUN_OPTS))
+
+# The demo: for now the KVM canary, booted under QEMU (svm).
+run: kernel
+	$(call stage,demo on svm,scripts/run-suite.sh --backend svm --suite canary --show $(RUN_OPTS))
+
+bench:
+	@echo "make bench: not yet implemented"
+
+clean-logs:
+	rm -rf build/logs
