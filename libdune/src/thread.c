@@ -11,7 +11,8 @@
  *
  * How pthread_create() gets wrapped: libdune.so interposes it (interpose.c);
  * a static program links with -Wl,--wrap=pthread_create, which routes it to
- * __wrap_pthread_create below; anyone may call dune_pthread_create().
+ * __wrap_pthread_create (thread_wrap.c); anyone may call
+ * dune_pthread_create().
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -24,9 +25,6 @@ static int auto_enter = 1;
 /* Defined by interpose.c in libdune.so only. */
 extern dune_pthread_create_fn dune_resolve_real_pthread_create(void)
 	__attribute__((weak, visibility("hidden")));
-/* Defined by the linker with --wrap=pthread_create. */
-extern int __real_pthread_create(pthread_t *, const pthread_attr_t *,
-				 void *(*)(void *), void *) __attribute__((weak));
 
 static dune_pthread_create_fn real_create(void)
 {
@@ -37,8 +35,6 @@ static dune_pthread_create_fn real_create(void)
 		return fn;
 	if (dune_resolve_real_pthread_create)
 		fn = dune_resolve_real_pthread_create();
-	if (!fn && __real_pthread_create)
-		fn = __real_pthread_create;
 	if (!fn)
 		fn = pthread_create;
 	__atomic_store_n(&dune_real_pthread_create, fn, __ATOMIC_RELEASE);
@@ -99,10 +95,4 @@ DUNE_API int dune_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 DUNE_API void dune_set_thread_auto_enter(int on)
 {
 	__atomic_store_n(&auto_enter, !!on, __ATOMIC_RELAXED);
-}
-
-DUNE_API int __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
-				   void *(*start)(void *), void *arg)
-{
-	return dune_thread_create(thread, attr, start, arg);
 }
