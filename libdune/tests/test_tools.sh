@@ -27,8 +27,11 @@ if [ $have_dune -eq 0 ]; then
 	out=$(DUNE_RUN=1 DUNE_RUN_OPTIONAL=1 LD_PRELOAD=$PWD/$B/libdune.so \
 		$B/tests/preload_probe 2>/dev/null); rc=$?
 	[ $rc -eq 0 ]; t $? "DUNE_RUN_OPTIONAL=1 continues natively"
+	$B/tests/guest_selftest >/dev/null 2>&1; rc=$?
+	[ $rc -eq 4 ]; t $? "guest_selftest skips (exit 4) without Dune mode"
 else
 	echo "# Dune mode available: the failure-path checks are skipped"
+	$B/tests/guest_selftest; t $? "guest_selftest in Dune mode"
 fi
 err=$($B/dune-run --optional $B/tests/link_static 2>&1); rc=$?
 if [ $have_dune -eq 1 ]; then
