@@ -432,6 +432,21 @@ FUNC dune_jump_to_user, default
 	orq $(RFLAGS_IF | 2), %rax
 	movq %rax, TF_RFLAGS(%rdi)
 
+	/*
+	 * Ring 3 must not see ring 0's vector registers: reset the x87/SSE/
+	 * AVX/... state (a call clobbers them anyway).  XRSTOR of a header
+	 * with XSTATE_BV = 0 puts every component in its init state and loads
+	 * MXCSR = 0x1f80 from the area; FXRSTOR loads the area as it is.
+	 */
+	cmpl $0, __dune_use_xsave(%rip)
+	je 1f
+	movl $-1, %eax
+	movl $-1, %edx
+	xrstor64 __dune_fpu_init_area(%rip)
+	jmp 2f
+1:
+	fxrstor64 __dune_fpu_init_area(%rip)
+2:
 	movq %rdi, %rsp
 	POP_GPRS
 	addq $16, %rsp			/* vector, err */

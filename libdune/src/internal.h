@@ -234,6 +234,7 @@ HIDDEN void dune_raw_puts(const char *s);
 HIDDEN int dune_vector_signal(unsigned int vector);
 HIDDEN void dune_fmt_hex(char *out, uint64_t v, int digits);
 HIDDEN void dune_fpu_init(void);
+extern uint8_t __dune_fpu_init_area[576] HIDDEN;
 
 /* ---- entry.S ---- */
 

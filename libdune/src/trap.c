@@ -20,10 +20,19 @@ uint64_t __dune_xsave_size HIDDEN = 512 + 64;
 uint32_t __dune_use_xsave HIDDEN;
 uint32_t __dune_default_mxcsr HIDDEN = 0x1f80;
 
+/* Clean FPU state for ring 3: FCW 0x37f, MXCSR 0x1f80, all else 0. */
+uint8_t __dune_fpu_init_area[576] HIDDEN __attribute__((aligned(64)));
+
 /* Size the save area for XSAVE of every feature the process has enabled. */
 void dune_fpu_init(void)
 {
 	unsigned int eax, ebx, ecx, edx;
+	uint16_t fcw = 0x37f;
+	uint32_t mxcsr = 0x1f80;
+
+	memset(__dune_fpu_init_area, 0, sizeof(__dune_fpu_init_area));
+	memcpy(__dune_fpu_init_area, &fcw, sizeof(fcw));
+	memcpy(__dune_fpu_init_area + 24, &mxcsr, sizeof(mxcsr));
 
 	__asm__ volatile("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(1), "c"(0));
 	if (!(ecx & (1u << 27)))	/* OSXSAVE */

@@ -156,6 +156,23 @@ static void test_init_without_dune(void)
 	ok(r < 0 && dune_in_guest() == 0, "dune_init_and_enter fails, still native");
 }
 
+
+static void test_fpu_init_area(void)
+{
+	uint16_t fcw;
+	uint32_t mxcsr;
+	size_t i, nonzero = 0;
+
+	dune_fpu_init();
+	memcpy(&fcw, __dune_fpu_init_area, 2);
+	memcpy(&mxcsr, __dune_fpu_init_area + 24, 4);
+	for (i = 512; i < 576; i++)
+		nonzero += __dune_fpu_init_area[i] != 0;
+	ok(fcw == 0x37f && mxcsr == 0x1f80, "ring-3 FPU init area: FCW 0x37f, MXCSR 0x1f80");
+	is(nonzero, (size_t)0, "... with an all-zero XSAVE header (every component init)");
+	ok(((uintptr_t)__dune_fpu_init_area & 63) == 0, "... 64-byte aligned");
+}
+
 static void *thread_fn(void *arg)
 {
 	return arg;
@@ -180,5 +197,6 @@ int main(void)
 	test_enter_trampoline();
 	test_init_without_dune();
 	test_threads_native();
+	test_fpu_init_area();
 	return tap_done();
 }
