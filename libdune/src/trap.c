@@ -110,7 +110,8 @@ static long native_syscall(long nr, long a1, long a2, long a3, long a4, long a5,
 
 DUNE_API long dune_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
 {
-	if (dune_tls_entered && dune_cpu_in_ring0())
+	/* In ring 0 we are in a Dune guest, where VMCALL is the only way. */
+	if (dune_cpu_in_ring0())
 		return dune_hypercall(nr, a1, a2, a3, a4, a5, a6);
 	return native_syscall(nr, a1, a2, a3, a4, a5, a6);
 }
