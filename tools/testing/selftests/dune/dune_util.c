@@ -6,6 +6,7 @@
 
 int dune_is_amd;
 long dune_native_pid, dune_native_tid;
+void (*dune_child_hook)(void);
 
 /* Page-table pages: enough for 2 MiB leaves over 256 GiB of windows. */
 #define PT_POOL_PAGES	320
@@ -239,19 +240,19 @@ int dune_enter(struct dune_vm *vm, struct kvm_dune_enter *cfg)
 
 static alignas(16) uint8_t guest_stack[65536];
 
-int dune_run_child(void (*fn)(void), bool descriptors)
+pid_t dune_start_child(void (*fn)(void), bool descriptors)
 {
 	struct kvm_dune_enter cfg;
 	struct dune_vm vm;
-	int status, r;
 	pid_t pid;
+	int r;
 
 	fflush(stdout);
 	fflush(stderr);
 	pid = fork();
-	if (pid < 0)
-		return -1;
 	if (pid == 0) {
+		if (dune_child_hook)
+			dune_child_hook();
 		dune_native_pid = getpid();
 		dune_native_tid = syscall(SYS_gettid);
 		r = dune_vm_create(&vm);
@@ -277,7 +278,15 @@ int dune_run_child(void (*fn)(void), bool descriptors)
 			(unsigned long long)cfg.exit_info[1]);
 		_exit(93);
 	}
-	if (waitpid(pid, &status, 0) != pid)
+	return pid;
+}
+
+int dune_run_child(void (*fn)(void), bool descriptors)
+{
+	pid_t pid = dune_start_child(fn, descriptors);
+	int status;
+
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
 		return -1;
 	return status;
 }

@@ -94,7 +94,11 @@ void dune_init_config(struct dune_vm *vm, struct kvm_dune_enter *cfg,
 		      void (*fn)(void), void *stack, size_t stack_size);
 void dune_setup_descriptors(struct kvm_dune_enter *cfg);	/* GDT, TSS, IDT */
 int dune_enter(struct dune_vm *vm, struct kvm_dune_enter *cfg);	/* -errno */
-/* Run fn in Dune mode in a child; returns its wait status. */
+/* Called in the child just before it enters, when set. */
+extern void (*dune_child_hook)(void);
+/* Run fn in Dune mode in a child; returns its pid (-1 on error). */
+pid_t dune_start_child(void (*fn)(void), bool descriptors);
+/* The same, and wait for the child: returns its wait status. */
 int dune_run_child(void (*fn)(void), bool descriptors);
 
 /* Guest side */

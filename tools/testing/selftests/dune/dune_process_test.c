@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Dune mode process semantics, raw ioctls: signals delivered on the host
+ * side while the guest runs or blocks in a system call (restart and EINTR),
+ * stack growth, threads entering the same VM, thread exit and vCPU reuse,
+ * execve and fork from the guest.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+#include <sys/time.h>
+
+#include "dune_util.h"
+#include "kselftest_harness.h"
+
+static bool no_dune(struct __test_metadata *_metadata)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		SKIP(return true, "no /dev/kvm");
+	if (ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_DUNE) != KVM_DUNE_ABI_VERSION) {
+		close(fd);
+		EXPECT_TRUE(false) TH_LOG("KVM_CAP_X86_DUNE missing");
+		return true;
+	}
+	close(fd);
+	return false;
+}
+
+static bool exited_with(struct __test_metadata *_metadata, int status, int code)
+{
+	EXPECT_TRUE(WIFEXITED(status))
+		TH_LOG("expected exit %d, got status %#x (signal %d)",
+		       code, status, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	if (!WIFEXITED(status))
+		return false;
+	EXPECT_EQ(code, WEXITSTATUS(status));
+	return WEXITSTATUS(status) == code;
+}
+
+static int handled;
+static int pipe_fds[2];
+
+static void on_alarm(int sig)
+{
+	char c = 'x';
+
+	handled++;
+	/* Feed the guest's blocked read, from the host side. */
+	if (write(pipe_fds[1], &c, 1) != 1)
+		_exit(70);
+}
+
+static int alarm_usec, alarm_flags;
+
+/* In the child that enters: timers are not inherited across fork. */
+static void arm_alarm_in_child(void)
+{
+	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = alarm_flags };
+	struct itimerval it = { .it_value = { .tv_usec = alarm_usec } };
+
+	if (sigaction(SIGALRM, &sa, NULL) || setitimer(ITIMER_REAL, &it, NULL))
+		_exit(71);
+}
+
+static void arm_alarm(int usec, int flags)
+{
+	alarm_usec = usec;
+	alarm_flags = flags;
+	dune_child_hook = arm_alarm_in_child;
+}
+
+static void guest_spin_until_handled(void)
+{
+	uint64_t r12 = 0x1122334455667788ULL, seen;
+
+	/* A register value that must survive the trip to the host handler. */
+	asm volatile("mov %0, %%r12" : : "r"(r12) : "r12");
+	while (!__atomic_load_n(&handled, __ATOMIC_ACQUIRE))
+		asm volatile("pause");
+	asm volatile("mov %%r12, %0" : "=r"(seen));
+	guest_exit(seen == r12 ? 0 : 1);
+}
+
+TEST(signal_while_running_resumes)
+{
+	if (no_dune(_metadata))
+		return;
+	ASSERT_EQ(0, pipe(pipe_fds));
+	handled = 0;
+	arm_alarm(50000, 0);
+	ASSERT_TRUE(exited_with(_metadata, dune_run_child(guest_spin_until_handled, false), 0));
+}
+
+static void guest_read_pipe(void)
+{
+	char c = 0;
+	long r = gsys3(SYS_read, pipe_fds[0], (long)&c, 1);
+
+	/* SA_RESTART: the read is restarted and gets the handler's byte. */
+	guest_exit(r == 1 && c == 'x' ? 0 : (r < 0 ? -r : 100));
+}
+
+TEST(blocking_syscall_restarts_with_sa_restart)
+{
+	if (no_dune(_metadata))
+		return;
+	ASSERT_EQ(0, pipe(pipe_fds));
+	handled = 0;
+	arm_alarm(50000, SA_RESTART);
+	ASSERT_TRUE(exited_with(_metadata, dune_run_child(guest_read_pipe, false), 0));
+}
+
+static void guest_read_pipe_eintr(void)
+{
+	char c = 0;
+	long r = gsys3(SYS_read, pipe_fds[0], (long)&c, 1);
+
+	guest_exit(r == -EINTR ? 0 : (r < 0 ? -r : 100));
+}
+
+TEST(blocking_syscall_eintr_without_sa_restart)
+{
+	if (no_dune(_metadata))
+		return;
+	ASSERT_EQ(0, pipe(pipe_fds));
+	handled = 0;
+	arm_alarm(50000, 0);
+	ASSERT_TRUE(exited_with(_metadata, dune_run_child(guest_read_pipe_eintr, false), 0));
+}
+
+static void guest_nanosleep(void)
+{
+	struct timespec req = { .tv_sec = 5 }, rem = { 0 };
+	long r = gsys3(SYS_nanosleep, (long)&req, (long)&rem, 0);
+
+	/* Interrupted with a handler: EINTR and the time left. */
+	guest_exit(r == -EINTR && rem.tv_sec >= 3 && rem.tv_sec < 5 ? 0 :
+		   (r < 0 ? -r : 100));
+}
+
+TEST(nanosleep_eintr_reports_remaining)
+{
+	if (no_dune(_metadata))
+		return;
+	ASSERT_EQ(0, pipe(pipe_fds));
+	handled = 0;
+	arm_alarm(200000, SA_RESTART);
+	ASSERT_TRUE(exited_with(_metadata, dune_run_child(guest_nanosleep, false), 0));
+}
+
+static void guest_nanosleep_ignored(void)
+{
+	struct timespec req = { .tv_nsec = 300000000 }, rem = { 0 };
+	long r = gsys3(SYS_nanosleep, (long)&req, (long)&rem, 0);
+
+	/* An ignored signal does not end the sleep. */
+	guest_exit(r == 0 ? 0 : (r < 0 ? -r : 100));
+}
+
+TEST(ignored_signal_restarts_nanosleep)
+{
+	int status;
+	pid_t pid;
+
+	if (no_dune(_metadata))
+		return;
+	pid = dune_start_child(guest_nanosleep_ignored, false);
+	ASSERT_LT(0, pid);
+	usleep(100000);
+	/* SIGWINCH is ignored by default: nothing to interrupt the sleep. */
+	kill(pid, SIGWINCH);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(exited_with(_metadata, status, 0));
+}
+
+static uint64_t below_stack;
+
+static void guest_grow_stack(void)
+{
+	guest_write64(below_stack, 0x5a5a);
+	guest_exit(guest_read64(below_stack) == 0x5a5a ? 0 : 1);
+}
+
+TEST(guest_access_grows_stack)
+{
+	char here;
+
+	if (no_dune(_metadata))
+		return;
+	/* Well below the main stack's current extent, inside RLIMIT_STACK. */
+	below_stack = ((uint64_t)&here - 2 * 1024 * 1024) & ~7ULL;
+	ASSERT_TRUE(exited_with(_metadata, dune_run_child(guest_grow_stack, false), 0));
+}
+
+/* Threads */
+static struct dune_vm thread_vm;
+static int thread_ok[4];
+static alignas(16) uint8_t thread_stacks[4][16384];
+
+static void guest_thread_exit(long idx)
+{
+	__atomic_store_n(&thread_ok[idx & 3], gsys0(SYS_gettid) > 0 ? 1 : 2, __ATOMIC_RELEASE);
+	for (;;)
+		gsys1(SYS_exit, 0);
+}
+
+struct thread_arg {
+	int idx;
+};
+
+static void *thread_fn(void *p)
+{
+	struct thread_arg *a = p;
+	struct kvm_dune_enter cfg;
+
+	dune_init_config(&thread_vm, &cfg, (void (*)(void))(void *)guest_thread_exit,
+			 thread_stacks[a->idx], sizeof(thread_stacks[a->idx]));
+	cfg.regs.rdi = a->idx;
+	/* The guest ends the thread with exit(): this never returns. */
+	dune_enter(&thread_vm, &cfg);
+	return (void *)1;
+}
+
+static void run_threads(struct __test_metadata *_metadata, int n)
+{
+	struct thread_arg args[4];
+	pthread_t t[4];
+	void *ret;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		args[i].idx = i;
+		thread_ok[i] = 0;
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, thread_fn, &args[i]));
+	}
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(0, pthread_join(t[i], &ret));
+		EXPECT_EQ(NULL, ret) TH_LOG("thread %d returned from KVM_DUNE_ENTER", i);
+		EXPECT_EQ(1, thread_ok[i]);
+	}
+}
+
+TEST(threads_enter_and_exit_vcpus_reused)
+{
+	if (no_dune(_metadata))
+		return;
+	ASSERT_EQ(0, dune_vm_create(&thread_vm));
+	ASSERT_EQ(0, dune_build_page_tables(&thread_vm));
+	/* Four at once, then four more that reuse the vCPUs of the first. */
+	run_threads(_metadata, 4);
+	run_threads(_metadata, 4);
+}
+
+static const char *const true_argv[] = { "/bin/true", NULL };
+
+static void guest_execve(void)
+{
+	long r = gsys3(SYS_execve, (long)"/bin/true", (long)true_argv, 0);
+
+	/* Only a failure returns here. */
+	guest_exit(r < 0 ? 50 + (-r & 31) : 99);
+}
+
+TEST(execve_leaves_dune_mode)
+{
+	if (no_dune(_metadata))
+		return;
+	if (access("/bin/true", X_OK))
+		SKIP(return, "no /bin/true");
+	ASSERT_TRUE(exited_with(_metadata, dune_run_child(guest_execve, false), 0));
+}
+
+static void guest_execve_fails(void)
+{
+	long r = gsys3(SYS_execve, (long)"/nonexistent", (long)true_argv, 0);
+
+	/* The caller stays in Dune mode with the errno. */
+	guest_exit(r == -ENOENT && gsys0(SYS_getpid) > 0 ? 0 : 1);
+}
+
+TEST(failed_execve_stays)
+{
+	if (no_dune(_metadata))
+		return;
+	ASSERT_TRUE(exited_with(_metadata, dune_run_child(guest_execve_fails, false), 0));
+}
+
+TEST_HARNESS_MAIN
