@@ -10,15 +10,19 @@
 #   make bench        benchmarks (not yet)
 #
 # Logs are in build/logs/. Variables: SUITE (default all), CPUS, MEM,
-# SERIAL=1 (run the backends one after the other in check).
+# SERIAL=1 (run the backends one after the other in check),
+# INJECT=fail|panic|hang (harness self-test: a failing test, a kernel panic,
+# a hang; each must make the check fail).
 
 SHELL := /bin/bash
 SUITE ?= all
 SERIAL ?=
 CPUS ?=
 MEM ?=
+INJECT ?=
 
-RUN_OPTS := $(if $(CPUS),--cpus $(CPUS)) $(if $(MEM),--mem $(MEM))
+RUN_OPTS := $(if $(CPUS),--cpus $(CPUS)) $(if $(MEM),--mem $(MEM)) \
+	$(if $(INJECT),--inject $(INJECT))
 CHECK_OPTS := $(if $(SERIAL),--serial)
 
 # $(call stage,NAME,COMMANDS): run COMMANDS, print how long they took.
@@ -35,7 +39,7 @@ endef
 all: help
 
 help:
-	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,16p' Makefile | sed 's/^# \{0,1\}//'
 
 kernel:
 	$(call stage,kernel (test),scripts/kernel-prepare.sh --keep && scripts/build-kernel.sh test >/dev/null)

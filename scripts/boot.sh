@@ -82,6 +82,10 @@ svm|kvm)
 		cmdline="$cmdline tsc_early_khz=$khz"
 	else
 		[ -r /dev/kvm ] && [ -w /dev/kvm ] || { err "backend kvm: /dev/kvm not usable"; exit 3; }
+		# Some sandboxes offer a /dev/kvm without VMX/SVM (e.g. PVM),
+		# which cannot run an unmodified kernel.
+		grep -qw -e vmx -e svm /proc/cpuinfo || [ -n "${KVM_DUNE_FORCE_KVM:-}" ] ||
+			{ err "backend kvm: the host CPU shows no vmx/svm flag (KVM_DUNE_FORCE_KVM=1 to try anyway)"; exit 3; }
 		cpu=host
 		accel=(-enable-kvm)
 	fi
