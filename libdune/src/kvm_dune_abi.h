@@ -83,6 +83,13 @@ struct kvm_dune_enter {
 
 /* The highest user address + 1 on x86-64 with 4-level paging. */
 #define DUNE_USER_ADDR_LIMIT	0x7ffffffff000ULL
+/*
+ * The end of what libdune's 4-level guest page tables can map.  On a host
+ * with 5-level paging the kernel's limit (TASK_SIZE_MAX) is higher, so a
+ * stack window may end here, at a 1 GiB boundary, rather than at
+ * DUNE_USER_ADDR_LIMIT.
+ */
+#define DUNE_VA_LIMIT		0x800000000000ULL
 #define DUNE_WINDOW_ALIGN	(1ULL << 30)
 
 #endif /* LIBDUNE_KVM_DUNE_ABI_H */

@@ -20,7 +20,9 @@ static int why_fail(char *why, size_t whylen, const char *msg, unsigned int i)
  * Check the kernel's promises (Documentation/libdune.rst): windows 1 GiB
  * aligned in hva and gpa, sizes multiples of 1 GiB except that the topmost
  * may end at the user address limit, sorted by hva, no overlap in hva or
- * gpa, all below 1 << gpa_bits.
+ * gpa, all below 1 << gpa_bits.  With 4-level paging the kernel clamps the
+ * top window at 0x7ffffffff000; with 5-level paging its limit is higher and
+ * a window may end at 2^47, which is as far as libdune's tables reach.
  */
 int dune_layout_check(const struct kvm_dune_layout *l, char *why, size_t whylen)
 {
@@ -50,9 +52,8 @@ int dune_layout_check(const struct kvm_dune_layout *l, char *why, size_t whylen)
 			return why_fail(why, whylen, "hva not 1 GiB aligned", i);
 		if (w->gpa & (DUNE_WINDOW_ALIGN - 1))
 			return why_fail(why, whylen, "gpa not 1 GiB aligned", i);
-		if (w->hva >= DUNE_USER_ADDR_LIMIT ||
-		    w->size > DUNE_USER_ADDR_LIMIT - w->hva)
-			return why_fail(why, whylen, "ends above the user address limit", i);
+		if (w->hva >= DUNE_VA_LIMIT || w->size > DUNE_VA_LIMIT - w->hva)
+			return why_fail(why, whylen, "ends above 2^47 (4-level paging)", i);
 		if (w->size & (DUNE_WINDOW_ALIGN - 1)) {
 			if (!last || w->hva + w->size != DUNE_USER_ADDR_LIMIT)
 				return why_fail(why, whylen,
