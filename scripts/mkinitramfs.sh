@@ -48,8 +48,9 @@ busybox=$(command -v busybox || true)
 [ -f "$headers/include/linux/kvm.h" ] ||
 	die "no uapi headers in $headers: run scripts/build-kernel.sh (it installs them)"
 [ -n "$busybox" ] || die "busybox not found: apt-get install busybox-static"
-file -L "$busybox" | grep -q 'statically linked' ||
+if readelf -lW "$busybox" 2>/dev/null | grep -q 'Requesting program interpreter'; then
 	die "$busybox is not statically linked: apt-get install busybox-static"
+fi
 
 # --- host tools --------------------------------------------------------------
 gen_cpio=$(cache_dir)/tools/gen_init_cpio

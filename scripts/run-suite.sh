@@ -63,8 +63,17 @@ if [ -z "$parse" ]; then
 			die "initramfs build failed"
 	fi
 	[ "$suite" = all ] || append="$append dune.suite=$suite"
-	# Bochs' guest clock runs at about half the wall clock here: keep a
-	# stuck test from eating the whole wall-clock budget.
+	# Per-test timeouts (guest seconds). Bochs' guest clock runs at about
+	# half the wall clock here: keep a stuck test from eating the whole
+	# wall-clock budget. The debug kernel (KASAN, lockdep, ...) is several
+	# times slower than the test kernel.
+	if [ "$flavour" = debug ]; then
+		[ -n "$ttimeout" ] || ttimeout=$([ "$backend" = vmx ] && echo 450 || echo 900)
+		case "$backend" in
+		vmx) : "${timeout:=6000}" ;;
+		*) : "${timeout:=2700}" ;;
+		esac
+	fi
 	[ -n "$ttimeout" ] || [ "$backend" != vmx ] || ttimeout=150
 	[ -z "$ttimeout" ] || append="$append dune.timeout=$ttimeout"
 	[ -z "$inject" ] || append="$append dune.inject=$inject"
