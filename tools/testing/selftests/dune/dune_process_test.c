@@ -55,7 +55,7 @@ static void on_alarm(int sig)
 static int alarm_usec, alarm_flags;
 
 /* In the child that enters: timers are not inherited across fork. */
-static void arm_alarm_in_child(void)
+static void arm_alarm_in_child(struct dune_vm *vm)
 {
 	struct sigaction sa = { .sa_handler = on_alarm, .sa_flags = alarm_flags };
 	struct itimerval it = { .it_value = { .tv_usec = alarm_usec } };

@@ -6,7 +6,7 @@
 
 int dune_is_amd;
 long dune_native_pid, dune_native_tid;
-void (*dune_child_hook)(void);
+void (*dune_child_hook)(struct dune_vm *vm);
 
 /* Page-table pages: enough for 2 MiB leaves over 256 GiB of windows. */
 #define PT_POOL_PAGES	320
@@ -73,27 +73,33 @@ static uint64_t *pt_alloc(const struct dune_vm *vm, uint64_t *gpa)
 	return page;
 }
 
+bool dune_gpa_to_hva(const struct dune_vm *vm, uint64_t gpa, uint64_t *hva)
+{
+	unsigned int i;
+
+	for (i = 0; i < vm->layout.nr_windows; i++) {
+		const struct kvm_dune_window *w = &vm->layout.windows[i];
+
+		if (gpa >= w->gpa && gpa - w->gpa < w->size) {
+			*hva = w->hva + (gpa - w->gpa);
+			return true;
+		}
+	}
+	return false;
+}
+
 static uint64_t *pt_next(const struct dune_vm *vm, uint64_t *table, int idx)
 {
 	uint64_t gpa, hva;
-	unsigned int i;
 
 	if (!(table[idx] & PTE_P)) {
 		if (!pt_alloc(vm, &gpa))
 			return NULL;
 		table[idx] = gpa | PTE_P | PTE_W | PTE_U;
 	}
+	/* Page-table pages live in pt_pool: find the host address back. */
 	gpa = table[idx] & 0x000ffffffffff000ULL;
-	/* Page-table pages live in pt_pool, find the host address back. */
-	for (i = 0; i < vm->layout.nr_windows; i++) {
-		const struct kvm_dune_window *w = &vm->layout.windows[i];
-
-		if (gpa >= w->gpa && gpa - w->gpa < w->size) {
-			hva = w->hva + (gpa - w->gpa);
-			return (uint64_t *)hva;
-		}
-	}
-	return NULL;
+	return dune_gpa_to_hva(vm, gpa, &hva) ? (uint64_t *)hva : NULL;
 }
 
 static bool cpu_has_1g_pages(void)
@@ -103,6 +109,24 @@ static bool cpu_has_1g_pages(void)
 	if (!__get_cpuid(0x80000001, &a, &b, &c, &d))
 		return false;
 	return d & (1u << 26);
+}
+
+int dune_map_2m(struct dune_vm *vm, uint64_t va, uint64_t gpa)
+{
+	uint64_t *pml4, *pdpt, *pd;
+	uint64_t hva;
+
+	if (!dune_gpa_to_hva(vm, vm->cr3, &hva))
+		return -EINVAL;
+	pml4 = (uint64_t *)hva;
+	pdpt = pt_next(vm, pml4, (va >> 39) & 511);
+	if (!pdpt || (pdpt[(va >> 30) & 511] & PTE_PS))
+		return -EEXIST;
+	pd = pt_next(vm, pdpt, (va >> 30) & 511);
+	if (!pd)
+		return -ENOMEM;
+	pd[(va >> 21) & 511] = gpa | PTE_P | PTE_W | PTE_U | PTE_PS;
+	return 0;
 }
 
 int dune_build_page_tables(struct dune_vm *vm)
@@ -251,8 +275,6 @@ pid_t dune_start_child(void (*fn)(void), bool descriptors)
 	fflush(stderr);
 	pid = fork();
 	if (pid == 0) {
-		if (dune_child_hook)
-			dune_child_hook();
 		dune_native_pid = getpid();
 		dune_native_tid = syscall(SYS_gettid);
 		r = dune_vm_create(&vm);
@@ -265,6 +287,8 @@ pid_t dune_start_child(void (*fn)(void), bool descriptors)
 			fprintf(stderr, "building page tables: %s\n", strerror(-r));
 			_exit(91);
 		}
+		if (dune_child_hook)
+			dune_child_hook(&vm);
 		dune_init_config(&vm, &cfg, fn, guest_stack, sizeof(guest_stack));
 		if (descriptors)
 			dune_setup_descriptors(&cfg);

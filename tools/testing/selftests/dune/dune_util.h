@@ -89,13 +89,15 @@ struct dune_vm {
 int dune_vm_create(struct dune_vm *vm);		/* -errno */
 bool dune_hva_to_gpa(const struct dune_vm *vm, uint64_t hva, uint64_t *gpa);
 const struct kvm_dune_window *dune_window_of(const struct dune_vm *vm, uint64_t hva);
+bool dune_gpa_to_hva(const struct dune_vm *vm, uint64_t gpa, uint64_t *hva);
 int dune_build_page_tables(struct dune_vm *vm);	/* maps every window, U=1 */
+int dune_map_2m(struct dune_vm *vm, uint64_t va, uint64_t gpa);	/* one more leaf */
 void dune_init_config(struct dune_vm *vm, struct kvm_dune_enter *cfg,
 		      void (*fn)(void), void *stack, size_t stack_size);
 void dune_setup_descriptors(struct kvm_dune_enter *cfg);	/* GDT, TSS, IDT */
 int dune_enter(struct dune_vm *vm, struct kvm_dune_enter *cfg);	/* -errno */
-/* Called in the child just before it enters, when set. */
-extern void (*dune_child_hook)(void);
+/* Called in the child, with its VM and page tables, just before it enters. */
+extern void (*dune_child_hook)(struct dune_vm *vm);
 /* Run fn in Dune mode in a child; returns its pid (-1 on error). */
 pid_t dune_start_child(void (*fn)(void), bool descriptors);
 /* The same, and wait for the child: returns its wait status. */
