@@ -89,7 +89,12 @@ if [ -z "$parse" ]; then
 	brc=0
 	"$top/scripts/boot.sh" --backend "$backend" --kernel "$kernel" --initrd "$initrd" \
 		--log "$parse" ${timeout:+--timeout "$timeout"} "${boot_opts[@]}" \
-		${append:+--append "$append"} || brc=$?
+		${append:+--append "$append"} &
+	bpid=$!
+	# If we are stopped, boot.sh stops its emulator.
+	trap 'kill -TERM $bpid 2>/dev/null; wait $bpid; exit 130' INT TERM
+	wait $bpid || brc=$?
+	trap - INT TERM
 	done_step
 	[ "$brc" -ne 3 ] || die "$backend: the emulator could not be started (see above)"
 fi
