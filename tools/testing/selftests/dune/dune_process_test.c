@@ -287,4 +287,104 @@ TEST(failed_execve_stays)
 	ASSERT_TRUE(exited_with(_metadata, dune_run_child(guest_execve_fails, false), 0));
 }
 
+/* FPU/SSE state belongs to the guest and survives system calls and signals. */
+static void on_alarm_clobber_fpu(int sig)
+{
+	/* The host-side handler uses the vector registers itself. */
+	asm volatile("pcmpeqb %%xmm0, %%xmm0\n"
+		     "pxor %%xmm1, %%xmm1\n" : : : "xmm0", "xmm1");
+	handled++;
+}
+
+static void arm_fpu_alarm(struct dune_vm *vm)
+{
+	struct sigaction sa = { .sa_handler = on_alarm_clobber_fpu };
+	struct itimerval it = { .it_value = { .tv_usec = 50000 } };
+
+	if (sigaction(SIGALRM, &sa, NULL) || setitimer(ITIMER_REAL, &it, NULL))
+		_exit(71);
+}
+
+static void guest_fpu(void)
+{
+	static const uint64_t pattern[2] = { 0x0123456789abcdefULL, 0xfedcba9876543210ULL };
+	uint64_t out[2] = { 0, 0 };
+
+	asm volatile("movdqu %0, %%xmm0" : : "m"(pattern) : "xmm0");
+	gsys0(SYS_getpid);
+	while (!__atomic_load_n(&handled, __ATOMIC_ACQUIRE))
+		asm volatile("pause");
+	gsys0(SYS_getppid);
+	asm volatile("movdqu %%xmm0, %0" : "=m"(out));
+	guest_exit(out[0] == pattern[0] && out[1] == pattern[1] ? 0 : 1);
+}
+
+TEST(fpu_state_survives_syscalls_and_signals)
+{
+	if (no_dune(_metadata))
+		return;
+	handled = 0;
+	dune_child_hook = arm_fpu_alarm;
+	ASSERT_TRUE(exited_with(_metadata, dune_run_child(guest_fpu, false), 0));
+	dune_child_hook = NULL;
+}
+
+static uint64_t tscs[2];	/* the guest's, the host's before entering */
+static unsigned int host_cpuid[2][4], guest_cpuid[2][4];
+
+static inline uint64_t rdtsc_now(void)
+{
+	uint32_t lo, hi;
+
+	asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
+static void take_host_values(struct dune_vm *vm)
+{
+	__cpuid(0, host_cpuid[0][0], host_cpuid[0][1], host_cpuid[0][2], host_cpuid[0][3]);
+	__cpuid(1, host_cpuid[1][0], host_cpuid[1][1], host_cpuid[1][2], host_cpuid[1][3]);
+	tscs[1] = rdtsc_now();
+}
+
+static void guest_tsc_cpuid(void)
+{
+	tscs[0] = rdtsc_now();
+	__cpuid(0, guest_cpuid[0][0], guest_cpuid[0][1], guest_cpuid[0][2], guest_cpuid[0][3]);
+	__cpuid(1, guest_cpuid[1][0], guest_cpuid[1][1], guest_cpuid[1][2], guest_cpuid[1][3]);
+	/* Report through a pipe, the globals are the child's. */
+	gsys3(SYS_write, pipe_fds[1], (long)tscs, sizeof(tscs));
+	gsys3(SYS_write, pipe_fds[1], (long)guest_cpuid, sizeof(guest_cpuid));
+	gsys3(SYS_write, pipe_fds[1], (long)host_cpuid, sizeof(host_cpuid));
+	guest_exit(0);
+}
+
+TEST(tsc_and_cpuid_as_natively)
+{
+	unsigned int g[2][4], h[2][4];
+	uint64_t tsc[2];
+
+	if (no_dune(_metadata))
+		return;
+	ASSERT_EQ(0, pipe(pipe_fds));
+	dune_child_hook = take_host_values;
+	ASSERT_TRUE(exited_with(_metadata, dune_run_child(guest_tsc_cpuid, false), 0));
+	dune_child_hook = NULL;
+	ASSERT_EQ(sizeof(tsc), read(pipe_fds[0], tsc, sizeof(tsc)));
+	ASSERT_EQ(sizeof(g), read(pipe_fds[0], g, sizeof(g)));
+	ASSERT_EQ(sizeof(h), read(pipe_fds[0], h, sizeof(h)));
+	/* The guest's TSC is the host's: later than the host's read before entering. */
+	EXPECT_LT(tsc[1], tsc[0]) TH_LOG("guest TSC %llu, host TSC before entering %llu",
+					 (unsigned long long)tsc[0], (unsigned long long)tsc[1]);
+	/* Same vendor and signature (family, model, stepping) as natively. */
+	EXPECT_EQ(h[0][0] >= 1, g[0][0] >= 1);
+	EXPECT_EQ(h[0][1], g[0][1]);
+	EXPECT_EQ(h[0][2], g[0][2]);
+	EXPECT_EQ(h[0][3], g[0][3]);
+	EXPECT_EQ(h[1][0], g[1][0]);
+	/* SSE2 and the features glibc picks its string functions by. */
+	EXPECT_EQ(h[1][3] & (1u << 26), g[1][3] & (1u << 26));
+	EXPECT_EQ(h[1][2] & (1u << 28), g[1][2] & (1u << 28)) TH_LOG("AVX differs");
+}
+
 TEST_HARNESS_MAIN
