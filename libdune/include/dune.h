@@ -354,6 +354,26 @@ DUNE_API int dune_vm_walk(struct dune_vm *vm, const void *start, const void *end
  */
 DUNE_API int64_t dune_vm_test_and_clear(struct dune_vm *vm, const void *va, uint64_t bits);
 
+/*
+ * dune_vm_collect_dirty - which 4 KiB pages of [va, va+len) are dirty.
+ *
+ * Sets bit i of @bitmap (may be NULL; (len/4096 + 63)/64 words, zeroed
+ * first, bit i of word i/64) for every page va + i*4096 whose leaf has the
+ * D bit, and returns how many there are (or -EINVAL).  With
+ * DUNE_DIRTY_CLEAR it also clears the D bits atomically (dirty bits that
+ * the CPU sets meanwhile are reported now or next time, never lost) and
+ * flushes the calling thread's TLB for the range, so that the next write
+ * sets D again; with DUNE_DIRTY_SHOOTDOWN in addition, it makes a
+ * dune_tlb_shootdown() so that writes by other threads set D again too.
+ * A large (2 MiB/1 GiB) leaf is one unit: all its pages in the range are
+ * reported and clearing clears it as a whole.  Map memory whose writes you
+ * track with DUNE_PERM_SMALL.
+ */
+#define DUNE_DIRTY_CLEAR	0x1
+#define DUNE_DIRTY_SHOOTDOWN	0x2
+DUNE_API long dune_vm_collect_dirty(struct dune_vm *vm, void *va, size_t len,
+				    uint64_t *bitmap, int flags);
+
 /* Atomic helpers for walk callbacks (the CPU sets A/D concurrently). */
 static inline dune_pte_t dune_pte_get(const dune_pte_t *pte)
 {
@@ -393,6 +413,19 @@ DUNE_API void dune_flush_tlb(void);
  * Returns 0 or -errno.  See Documentation/libdune.rst.
  */
 DUNE_API int dune_tlb_shootdown(void);
+
+/*
+ * Page-table pages of the process (all page tables share one pool): how
+ * many there are, how many are free, and how many were freed but wait for
+ * a TLB shootdown before they are reused (another thread may still cache
+ * them; see dune_tlb_shootdown()).  -EINVAL before dune_init().
+ */
+struct dune_pt_stats {
+	uint64_t total;
+	uint64_t free;
+	uint64_t pending;
+};
+DUNE_API int dune_get_pt_stats(struct dune_pt_stats *st);
 
 /* CPU features as KVM offers them to the guest (after dune_init()). */
 DUNE_API int dune_has_pcid(void);

@@ -177,6 +177,10 @@ HIDDEN int dune_pte_to_perm(dune_pte_t pte);
 /* ---- ptpool.c: page-table pages from mmap'd memory ---- */
 
 HIDDEN struct dune_ptmem *dune_ptpool_create(const struct kvm_dune_layout *l);
+/* Deferred reuse of freed table pages around a TLB shootdown (ptpool.c). */
+HIDDEN void *dune_ptpool_detach_pending(size_t *n);
+HIDDEN void dune_ptpool_reattach(void *list, size_t n, bool flushed);
+HIDDEN void dune_ptpool_stats(size_t *total, size_t *free, size_t *pending);
 
 /* ---- per-thread state ---- */
 

@@ -636,6 +636,68 @@ DUNE_API int64_t dune_vm_test_and_clear(struct dune_vm *vm, const void *va, uint
 	return r;
 }
 
+struct dirty_ctx {
+	uint64_t start, end;
+	uint64_t *bitmap;
+	int flags;
+	long count;
+};
+
+static int dirty_cb(void *arg, uintptr_t va, dune_pte_t *pte, int level)
+{
+	struct dirty_ctx *c = arg;
+	uint64_t lo = va, hi = va + level_size(level), i;
+	dune_pte_t d;
+
+	if (c->flags & DUNE_DIRTY_CLEAR)
+		d = dune_pte_test_and_clear(pte, DUNE_PTE_D);
+	else
+		d = dune_pte_get(pte) & DUNE_PTE_D;
+	if (!d)
+		return 0;
+	if (lo < c->start)
+		lo = c->start;
+	if (hi > c->end)
+		hi = c->end;
+	for (i = (lo - c->start) / PAGE_SIZE; i < (hi - c->start) / PAGE_SIZE; i++) {
+		if (c->bitmap)
+			c->bitmap[i / 64] |= 1ULL << (i % 64);
+		c->count++;
+	}
+	return 0;
+}
+
+DUNE_API long dune_vm_collect_dirty(struct dune_vm *vm, void *va, size_t len,
+				    uint64_t *bitmap, int flags)
+{
+	struct dirty_ctx c;
+	uint64_t a = (uint64_t)(uintptr_t)va;
+	int r;
+
+	if (!vm || !range_ok(va, len) ||
+	    (flags & ~(DUNE_DIRTY_CLEAR | DUNE_DIRTY_SHOOTDOWN)))
+		return -EINVAL;
+	if (bitmap)
+		memset(bitmap, 0, (len / PAGE_SIZE + 63) / 64 * sizeof(uint64_t));
+	c.start = a;
+	c.end = a + len;
+	c.bitmap = bitmap;
+	c.flags = flags;
+	c.count = 0;
+	pthread_rwlock_rdlock(&vm->lock);
+	r = walk_level(vm, vm->root, TOP_LEVEL, a, a + len, dirty_cb, &c);
+	pthread_rwlock_unlock(&vm->lock);
+	if (r)
+		return r;
+	if (flags & DUNE_DIRTY_CLEAR) {
+		/* A TLB entry that says "dirty" would keep the CPU from setting D. */
+		do_flush(vm, a, len);
+		if (flags & DUNE_DIRTY_SHOOTDOWN)
+			dune_tlb_shootdown();
+	}
+	return c.count;
+}
+
 DUNE_API uint64_t dune_vm_root_pa(struct dune_vm *vm)
 {
 	return vm ? vm->root_pa : 0;

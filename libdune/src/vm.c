@@ -4,6 +4,7 @@
  * The table manipulation itself is in pgtable.c.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -85,23 +86,52 @@ void dune_live_flush(struct dune_vm *vm, uint64_t va, uint64_t len)
 		__asm__ volatile("invlpg (%0)" : : "r"(va + n) : "memory");
 }
 
+static pthread_mutex_t shootdown_lock = PTHREAD_MUTEX_INITIALIZER;
+
 DUNE_API int dune_tlb_shootdown(void)
 {
 	volatile char *page = dune_state.shootdown_page;
+	bool guest = in_dune();
+	void *pending;
+	size_t n;
 	long r;
 
 	if (!dune_state.initialized || !page)
 		return -EINVAL;
 	/*
-	 * Make sure the page is mapped in the VM's second-level tables, then
-	 * zap it: KVM's MMU notifier then flushes the TLBs of every vCPU of
-	 * the VM before any of them runs guest code again.
+	 * The guest's write makes sure the page is mapped in the VM's
+	 * second-level (EPT/NPT) tables; MADV_DONTNEED then zaps it, and
+	 * KVM's MMU notifier flushes the TLBs of every vCPU of the VM (running
+	 * ones are kicked and waited for) before the call returns.  Should
+	 * something else have zapped the page in between, it flushed under
+	 * KVM's mmu_lock, which our zap takes after it.  A native thread's
+	 * write does not map the page for the guest, so only a shootdown from
+	 * Dune mode counts as a flush for the freed page-table pages.
+	 * Shootdowns are serialised so that each sees its own zap.
 	 */
-	page[0] = 1;
+	pthread_mutex_lock(&shootdown_lock);
+	pending = dune_ptpool_detach_pending(&n);
+	if (guest)
+		page[0] = 1;
 	r = dune_syscall(SYS_madvise, (long)page, PAGE_SIZE, MADV_DONTNEED, 0, 0, 0);
-	if (in_dune())
+	if (guest)
 		flush_tlb_all();
+	dune_ptpool_reattach(pending, n, guest && r == 0);
+	pthread_mutex_unlock(&shootdown_lock);
 	return r < 0 ? (int)r : 0;
+}
+
+DUNE_API int dune_get_pt_stats(struct dune_pt_stats *st)
+{
+	size_t total, nfree, pending;
+
+	if (!st || !dune_state.initialized)
+		return -EINVAL;
+	dune_ptpool_stats(&total, &nfree, &pending);
+	st->total = total;
+	st->free = nfree;
+	st->pending = pending;
+	return 0;
 }
 
 DUNE_API struct dune_vm *dune_vm_current(void)

@@ -40,6 +40,11 @@ static void test_before_init(void)
 	ok(dune_pa_to_va(0) == NULL, "no inverse translation before dune_init");
 	is(dune_vm_create(&vm), -EINVAL, "no page tables before dune_init");
 	is(dune_tlb_shootdown(), -EINVAL, "no shootdown before dune_init");
+	{
+		struct dune_pt_stats st;
+
+		is(dune_get_pt_stats(&st), -EINVAL, "no page-table stats before dune_init");
+	}
 	is(dune_in_guest(), 0, "not in guest mode");
 }
 

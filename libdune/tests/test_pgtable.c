@@ -302,6 +302,41 @@ static void test_ad_bits(void)
 	is(dune_vm_walk(&vm, (void *)(uintptr_t)(base + 5 * 4096), (void *)(uintptr_t)-1,
 			stop_cb, &first), 42, "a callback's non-zero stops the walk");
 	is(first, (uintptr_t)(base + 5 * 4096), "the walk starts at the first leaf in range");
+
+	/* dune_vm_collect_dirty: pages 1, 2 and 63 written; a 2 MiB leaf after them */
+	{
+		uint64_t bm[2] = { ~0ULL, ~0ULL };
+		const uint64_t big = base + 2 * MiB;
+
+		static const int written[] = { 1, 2, 63 };
+
+		for (i = 0; i < 3; i++) {
+			dune_vm_lookup(&vm, (void *)(uintptr_t)(base + written[i] * 4096), &pte,
+				       &level);
+			dune_pte_set_bits(pte, DUNE_PTE_A | DUNE_PTE_D);
+		}
+		is(dune_vm_collect_dirty(&vm, (void *)(uintptr_t)base, 64 * 4096, bm, 0), 3L,
+		   "collect_dirty: 3 dirty pages");
+		ok(bm[0] == ((1ULL << 1) | (1ULL << 2) | (1ULL << 63)) && bm[1] == ~0ULL,
+		   "... the bitmap names them and stays within its words");
+		is(dune_vm_collect_dirty(&vm, (void *)(uintptr_t)base, 64 * 4096, NULL,
+					 DUNE_DIRTY_CLEAR), 3L, "collect and clear");
+		is(dune_vm_collect_dirty(&vm, (void *)(uintptr_t)base, 64 * 4096, bm, 0), 0L,
+		   "nothing dirty after clearing");
+		dune_vm_map_pages(&vm, (void *)(uintptr_t)big, 2 * MiB, RWX | DUNE_PERM_NO1G);
+		dune_vm_lookup(&vm, (void *)(uintptr_t)big, &pte, &level);
+		is(level, DUNE_LEVEL_2M, "a 2 MiB leaf");
+		dune_pte_set_bits(pte, DUNE_PTE_D);
+		is(dune_vm_collect_dirty(&vm, (void *)(uintptr_t)(big + 4096), 2 * 4096, bm,
+					 DUNE_DIRTY_CLEAR), 2L,
+		   "a dirty large leaf: every page of it in the range");
+		is(dune_vm_collect_dirty(&vm, (void *)(uintptr_t)big, 2 * MiB, NULL, 0), 0L,
+		   "... and clearing clears the leaf");
+		is(dune_vm_collect_dirty(&vm, (void *)(uintptr_t)(base + 1), 4096, NULL, 0),
+		   (long)-EINVAL, "collect_dirty: unaligned range");
+		is(dune_vm_collect_dirty(&vm, (void *)(uintptr_t)base, 4096, NULL, 4), (long)-EINVAL,
+		   "collect_dirty: unknown flag");
+	}
 	dune_pt_fini(&vm);
 }
 
