@@ -231,8 +231,9 @@ ENDF __dune_guest_setup
  * From ring 0 (IOPL 3 in R11): make the call with VMCALL/VMMCALL, which
  * preserves every register but RAX, restore RFLAGS from R11 (below the red
  * zone) and return to RCX, exactly as SYSRET would leave things.  After
- * arch_prctl the kernel has copied the thread's GS base into the guest, so
- * the percpu pointer is put back.
+ * arch_prctl the kernel may have copied the thread's GS base into the
+ * guest, so the percpu pointer is put back; a successful ARCH_SET_GS sets
+ * the thread's GS base, which is ring 3's (KERNEL_GS_BASE here).
  *
  * If a clone/fork/vfork child of the call returns on the host side (as the
  * kernel does: the child starts from the guest's registers after the
@@ -260,6 +261,17 @@ FUNC \name, hidden
 	movq %gs:PC_SELF, %rbx
 	\insn
 	pushq %rax
+	/* ARCH_SET_GS succeeded: that is ring 3's GS base (see GS in the docs) */
+	cmpq $ARCH_SET_GS, %rdi
+	jne 2f
+	testq %rax, %rax
+	jnz 2f
+	movl $MSR_KERNEL_GS_BASE, %ecx
+	movl %esi, %eax
+	movq %rsi, %rdx
+	shrq $32, %rdx
+	wrmsr
+2:
 	movl $MSR_GS_BASE, %ecx
 	movl %ebx, %eax
 	movq %rbx, %rdx

@@ -39,6 +39,7 @@
 #define RFLAGS_USER_KEEP	0x240dd5
 
 #define NR_arch_prctl		158
+#define ARCH_SET_GS		0x1001
 #define NR_ioctl		16
 
 /* IST slots (1-based as in the IDT gate) */

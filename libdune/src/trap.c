@@ -86,11 +86,15 @@ long dune_hypercall(long nr, long a1, long a2, long a3, long a4, long a5, long a
 				 : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
 				 : "memory");
 	/*
-	 * After arch_prctl the kernel copies the thread's FS and GS bases into
-	 * the guest; the GS base in ring 0 is libdune's.
+	 * After arch_prctl the kernel may have copied the thread's GS base
+	 * into the guest; the GS base in ring 0 is libdune's.  The thread's
+	 * GS base is ring 3's, which waits in KERNEL_GS_BASE while ring 0 runs.
 	 */
-	if (nr == NR_arch_prctl && pc)
+	if (nr == NR_arch_prctl && pc) {
+		if (a1 == ARCH_SET_GS && ret == 0)
+			wrmsr(MSR_KERNEL_GS_BASE, (uint64_t)a2);
 		wrmsr(MSR_GS_BASE, pc->self);
+	}
 	return ret;
 }
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <asm/prctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -140,6 +141,44 @@ static long run_user(const unsigned char *code, size_t len)
 	return dune_jump_to_user(&tf);
 }
 
+/* The thread's GS base is ring 3's: arch_prctl(ARCH_SET_GS) sets it. */
+static void test_ring3_gs(void)
+{
+	/* mov %gs:0, %rdi; exit(rdi) */
+	static const unsigned char read_gs_exit[] = {
+		0x65, 0x48, 0x8b, 0x3c, 0x25, 0, 0, 0, 0,
+		0xb8, 0x3c, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xfe,
+	};
+	/* arch_prctl(ARCH_SET_GS, addr) made by ring 3, then the same */
+	unsigned char set_gs[64] = {
+		0xb8, 158, 0, 0, 0,		/* mov $158, %eax */
+		0xbf, 0x01, 0x10, 0, 0,		/* mov $0x1001, %edi */
+		0x48, 0xbe,			/* movabs $addr, %rsi */
+	};
+	uint64_t *gs_page = mmap(NULL, 8192, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned long base = 1;
+	uint64_t addr;
+
+	dune_vm_protect(dune_vm_current(), gs_page, 8192,
+			DUNE_PERM_R | DUNE_PERM_W | DUNE_PERM_U);
+	gs_page[0] = 0x600dcafe;
+	gs_page[512] = 0x5ca1ab1e;
+	is(syscall(SYS_arch_prctl, ARCH_SET_GS, gs_page), 0L, "ring 0: arch_prctl(ARCH_SET_GS)");
+	is(run_user(read_gs_exit, sizeof(read_gs_exit)), 0x600dcafeL,
+	   "... sets ring 3's GS base");
+	syscall(SYS_arch_prctl, ARCH_GET_GS, &base);
+	is(base, (unsigned long)gs_page, "... and the thread's (ARCH_GET_GS)");
+	addr = (uint64_t)(uintptr_t)&gs_page[512];
+	memcpy(set_gs + 12, &addr, 8);
+	memcpy(set_gs + 20, "\x0f\x05", 2);
+	memcpy(set_gs + 22, read_gs_exit, sizeof(read_gs_exit));
+	is(run_user(set_gs, 22 + sizeof(read_gs_exit)), 0x5ca1ab1eL,
+	   "ring 3: arch_prctl(ARCH_SET_GS) passed through sets its own GS base");
+	ok(dune_in_guest() && syscall(SYS_getpid) == getpid(), "ring 0's GS base is still libdune's");
+	syscall(SYS_arch_prctl, ARCH_SET_GS, 0UL);
+}
+
 static void test_ring3(void)
 {
 	/* getpid; exit(pid) */
@@ -180,6 +219,7 @@ static void test_ring3(void)
 	is(run_user(bp_exit, sizeof(bp_exit)), 7L, "ring 3: INT3 handled, then exit(7)");
 	is(bp_count, bp_before + 1, "... the #BP handler ran once");
 	is(run_user(vmcall, sizeof(vmcall)), (long)-ENOSYS, "ring 3: VMCALL/VMMCALL raises #UD");
+	test_ring3_gs();
 }
 
 int main(void)
