@@ -7,7 +7,7 @@
 #   make kernel       prepare build/linux from patches/ and build it (test)
 #   make initramfs    build/initramfs.cpio.gz with the selftests
 #   make check-svm / check-vmx / check-kvm   one backend
-#   make bench        benchmarks (not yet)
+#   make bench        benchmarks, one table (BACKEND=svm|vmx|kvm, default svm)
 #
 # Logs are in build/logs/. Variables: SUITE (default all), CPUS, MEM,
 # SERIAL=1 (run the backends one after the other in check),
@@ -68,7 +68,7 @@ run: kernel
 	$(call stage,demo on svm,scripts/run-suite.sh --backend svm --suite canary --show $(RUN_OPTS))
 
 bench:
-	@echo "make bench: not yet implemented"
+	$(call stage,benchmarks on $(or $(BACKEND),svm),scripts/bench.sh --backend $(or $(BACKEND),svm) $(if $(CPUS),--cpus $(CPUS)) $(if $(MEM),--mem $(MEM)))
 
 clean-logs:
 	rm -rf build/logs
