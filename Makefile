@@ -33,7 +33,7 @@ define stage
 	exit $$rc
 endef
 
-.PHONY: all run check check-debug check-svm check-vmx check-kvm unit kernel \
+.PHONY: series-check all run check check-debug check-svm check-vmx check-kvm unit kernel \
 	kernel-debug initramfs bench clean-logs help
 
 all: help
@@ -50,9 +50,10 @@ kernel-debug:
 initramfs:
 	$(call stage,initramfs,scripts/mkinitramfs.sh build/initramfs.cpio.gz)
 
-# Host-side unit tests (filled in later); succeeds while there are none.
+# Host-side unit tests: libdune's page tables, layout and descriptors on
+# plain memory, link checks, dune-run; no KVM needed.
 unit:
-	$(call stage,unit tests,true)
+	$(call stage,unit tests (libdune),$(MAKE) -s -C libdune && $(MAKE) -s -C libdune test)
 
 check-svm check-vmx check-kvm: check-%:
 	$(call stage,selftests on $*,scripts/run-suite.sh --backend $* --suite $(SUITE) $(RUN_OPTS))
@@ -63,12 +64,18 @@ check: unit kernel
 check-debug: unit kernel-debug
 	$(call stage,selftests on svm and vmx (debug kernel),scripts/harness/check-backends.sh --flavour debug $(CHECK_OPTS) svm vmx -- --suite $(SUITE) $(RUN_OPTS))
 
-# The demo: for now the KVM canary, booted under QEMU (svm).
+# The demo: libdune's dune-demo (a VMCALL system call, an in-process page
+# fault, a ring-3 round trip) in the patched kernel booted under QEMU (svm).
 run: kernel
-	$(call stage,demo on svm,scripts/run-suite.sh --backend svm --suite canary --show $(RUN_OPTS))
+	$(call stage,libdune,$(MAKE) -s -C libdune)
+	$(call stage,demo on svm,scripts/run-suite.sh --backend svm --suite dune-demo --extra libdune/build/dune-demo --show $(RUN_OPTS))
 
 bench:
 	$(call stage,benchmarks on $(or $(BACKEND),svm),scripts/bench.sh --backend $(or $(BACKEND),svm) $(if $(CPUS),--cpus $(CPUS)) $(if $(MEM),--mem $(MEM)))
+
+# checkpatch --strict on every patch and a module build after every patch.
+series-check:
+	$(call stage,series check,scripts/kernel-prepare.sh --keep && scripts/series-check.sh)
 
 clean-logs:
 	rm -rf build/logs
