@@ -493,7 +493,12 @@ static const struct row rows[] = {
 	  "", false },
 	{ "8", "exits per in-process #PF, raw (target 0)", NULL, "exits.inproc_pf", COUNT, "",
 	  true },
-	{ "8", "  the same, libdune", NULL, "exits.inproc_pf.libdune", COUNT, "", false },
+	{ "8", "  the same without host-interrupt exits", NULL, "exits.inproc_pf_noirq", COUNT,
+	  "", false },
+	{ "8", "exits per in-process #PF, libdune (target 0)", NULL, "exits.inproc_pf.libdune",
+	  COUNT, "", false },
+	{ "8", "  the same without host-interrupt exits", NULL,
+	  "exits.inproc_pf_noirq.libdune", COUNT, "", false },
 	{ "8", "exits per first-touch page (EPT/NPT fault)", NULL, "exits.first_touch", COUNT,
 	  "", false },
 	{ "8", "EPT/NPT faults per GiB touched: 4K vs THP", "small.pf_fixed_per_gib",
@@ -506,26 +511,39 @@ static const struct row rows[] = {
 	  false },
 	{ "9", "first run: stock KVM_RUN to 1st exit vs 1st ENTER", "enter.stock_first_run",
 	  "enter.first", TIME, "", true },
-	{ "9", "  second thread's first ENTER (new vCPU)", NULL, "enter.thread", TIME, "",
+	{ "9", "total until the guest runs (rows above)", "enter.stock_total", "enter.total",
+	  TIME, "", false },
+	{ "9", "second thread's first ENTER (new vCPU)", NULL, "enter.thread", TIME, "",
 	  true },
 };
 
+/* A number in @w characters: decimals while small, 3 digits when huge. */
+static void num(char *buf, size_t n, int w, double v)
+{
+	if (v < 1000)
+		snprintf(buf, n, "%*.1f", w, v);
+	else if (v < 1e6)
+		snprintf(buf, n, "%*.0f", w, v);
+	else
+		snprintf(buf, n, "%*.3g", w, v);
+}
+
 static void fmt_time(char *buf, size_t n, const char *key)
 {
+	char c[24], t[24];
 	double v;
 
 	if (!key) {
-		snprintf(buf, n, "%21s", "-");
+		snprintf(buf, n, "%20s", "-");
 		return;
 	}
 	if (!res_value(key, &v)) {
-		snprintf(buf, n, "%21s", "n/a");
+		snprintf(buf, n, "%20s", "n/a");
 		return;
 	}
-	if (v >= 1e7)
-		snprintf(buf, n, "%10.3g %10.3g", v, v * 1e6 / cfg.tsc_khz);
-	else
-		snprintf(buf, n, "%10.1f %10.1f", v, v * 1e6 / cfg.tsc_khz);
+	num(c, sizeof(c), 10, v);
+	num(t, sizeof(t), 9, v * 1e6 / cfg.tsc_khz);
+	snprintf(buf, n, "%s %s", c, t);
 }
 
 static void fmt_count(char *buf, size_t n, const char *key)
@@ -533,13 +551,32 @@ static void fmt_count(char *buf, size_t n, const char *key)
 	double v;
 
 	if (!key)
-		snprintf(buf, n, "%21s", "-");
+		snprintf(buf, n, "%20s", "-");
 	else if (!res_value(key, &v))
-		snprintf(buf, n, "%21s", "n/a");
+		snprintf(buf, n, "%20s", "n/a");
 	else if (v == (long long)v)
-		snprintf(buf, n, "%10lld %10s", (long long)v, "");
+		snprintf(buf, n, "%10lld %9s", (long long)v, "");
 	else
-		snprintf(buf, n, "%10.3f %10s", v, "");
+		snprintf(buf, n, "%10.3f %9s", v, "");
+}
+
+/* What item 8 could read, and from where. */
+static void footer(void)
+{
+	double ok = 0, nd = 0, dfs = 0, thp = 0, small = 0;
+
+	res_value("statsfd.ok", &ok);
+	res_value("statsfd.ndesc", &nd);
+	res_value("debugfs.ok", &dfs);
+	res_value("thp.mb", &thp);
+	res_value("small.mb", &small);
+	printf("8: KVM_GET_STATS_FD on the Dune VM fd %s (%.0f VM stats, pages_4k/2m/1g read"
+	       " from it); the vCPUs have no fd,\n   so per-vCPU stats (exits, irq_exits,"
+	       " pf_fixed) %s.\n", ok ? "works" : "failed", nd,
+	       dfs ? "come from debugfs kvm/<pid>-<fd>/ (sums over the VM's vCPUs)" :
+	       "were not reachable (no debugfs)");
+	printf("   Touched: %.0f MiB MADV_HUGEPAGE and %.0f MiB MADV_NOHUGEPAGE, counts scaled"
+	       " to 1 GiB.\n", thp, small);
 }
 
 static void print_table(void)
@@ -600,6 +637,7 @@ static void print_table(void)
 		printf("%-66s| %s | %s | %s | %s\n", what, a, b, ratio, r->paper);
 	}
 	printf("%s\n", SEP);
+	footer();
 	printf("Baselines: 1-6 native Linux in the same VM; 7 a default KVM VM whose guest asks"
 	       " user space for getpid;\n8 4 KiB-backed memory; 9 a default VM with one vCPU."
 	       " ns = cycles / TSC rate%s.\n", cfg.emulated ? " (emulated time)" : "");
