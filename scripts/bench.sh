@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Benchmarks: native vs Dune mode, one table.
 #   scripts/bench.sh [--backend svm|vmx|kvm] [--mem MB] [--cpus N]
-#       [--scale F] [--thp-mb N] [--out FILE]
+#       [--scale F] [--thp-mb N] [--out FILE] [--extra BIN]...
 #
 # Builds bench/ (build/bench/dune_bench and dune_bench_libdune, static),
 # boots the test kernel on the backend (scripts/run-suite.sh, default svm)
@@ -10,7 +10,8 @@
 # printed on the console, headed by the date and a description of the host.
 # --out FILE also writes that to FILE.  --scale multiplies the iteration
 # counts, --thp-mb sets the THP region of item 8 (default: 1 GiB when the
-# VM has the memory; --mem defaults to 2048 for that).
+# VM has the memory; --mem defaults to 2048 for that).  --extra BIN is
+# passed on to scripts/run-suite.sh (another binary in the initramfs).
 #
 # Exit status 0 when the benchmark ran and measured every item (it never
 # judges the numbers); non-zero when the build, the boot or a measurement
@@ -20,8 +21,8 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/lib.sh"
 
-usage() { sed -n '3,18p' "$0" >&2; exit 2; }
-backend=svm mem=2048 cpus= scale= thpmb= out=
+usage() { sed -n '3,20p' "$0" >&2; exit 2; }
+backend=svm mem=2048 cpus= scale= thpmb= out= more=()
 while [ $# -gt 0 ]; do
 	[ $# -ge 2 ] || usage
 	case "$1" in
@@ -31,6 +32,7 @@ while [ $# -gt 0 ]; do
 	--scale) scale=$2 ;;
 	--thp-mb) thpmb=$2 ;;
 	--out) out=$2 ;;
+	--extra) more+=(--extra "$2") ;;
 	*) err "unknown option $1"; usage ;;
 	esac
 	shift 2
@@ -45,8 +47,22 @@ kernel=$(cache_dir)/obj-test/arch/x86/boot/bzImage
 logs=$top/build/logs
 mkdir -p "$logs"
 step "build the benchmark (bench/)"
-make -s -C "$top/bench" HEADERS="$(cache_dir)/headers/include" >"$logs/bench-build.log" 2>&1 ||
+bmake() { make -s -C "$top/bench" HEADERS="$(cache_dir)/headers/include" "$@"; }
+bmake dune_bench >"$logs/bench-build.log" 2>&1 ||
 	{ tail -30 "$logs/bench-build.log" >&2; die "benchmark build failed: see build/logs/bench-build.log"; }
+# The libdune rows use the committed libdune (work in progress in the tree
+# stays out); without them the raw rows still stand.
+extras=(--extra "$top/build/bench/dune_bench")
+librev="not built"
+lsrc=$top/build/bench/libdune-src
+rm -rf "$lsrc" && mkdir -p "$lsrc"
+if git -C "$top" archive HEAD libdune | tar -x -C "$lsrc" &&
+   bmake LIBDUNE="$lsrc/libdune" dune_bench_libdune >>"$logs/bench-build.log" 2>&1; then
+	extras+=(--extra "$top/build/bench/dune_bench_libdune")
+	librev=$(git -C "$top" log -1 --format='%h' -- libdune)
+else
+	warn "libdune could not be built (build/logs/bench-build.log): no libdune rows"
+fi
 done_step
 
 append="bench.backend=$backend"
@@ -62,14 +78,14 @@ run_out=$logs/bench-$backend.out
 step "run on $backend (console: build/logs/$backend-test-dune_bench.log)"
 rc=0
 "$top/scripts/run-suite.sh" --backend "$backend" --suite dune_bench \
-	--extra "$top/build/bench/dune_bench" --extra "$top/build/bench/dune_bench_libdune" \
+	"${extras[@]}" "${more[@]}" \
 	--mem "$mem" ${cpus:+--cpus "$cpus"} --test-timeout "$ttimeout" --timeout "$wtimeout" \
 	--append "$append" --show >"$run_out" 2>&1 || rc=$?
 done_step
 
 # The table: the benchmark's lines between the markers, less /init's "# ".
 table=$(sed -n 's/^# //; /^BENCH-TABLE-BEGIN$/,/^BENCH-TABLE-END$/p' "$run_out" |
-	grep -v '^BENCH-TABLE-')
+	grep -v '^BENCH-TABLE-' || true)
 trailer=$(sed -n 's/^# \(MISSING: .*\|NOTE: .*\|bench: [0-9]* measurement.*\)$/\1/p' "$run_out")
 
 host_cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
@@ -82,7 +98,7 @@ kvm) emu="QEMU -enable-kvm -cpu host (nested KVM), $mem MiB" ;;
 esac
 
 report() {
-	echo "kvm-dune benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), git $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo '?')"
+	echo "kvm-dune benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), git $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo '?') (libdune $librev)"
 	echo "host: $host_cpu, $(nproc) cores, $hwvirt; $emu"
 	echo
 	printf '%s\n' "$table"
