@@ -293,7 +293,9 @@ int main(int argc, char **argv)
 		memset(r, 0, sizeof(*r));
 		r->name = srcs[i]->name;
 		/* "broken" (no dirty pages at all) only on request: it must fail */
-		if (!wanted(methods, r->name) || (!methods && srcs[i] == &gc_src_broken)) {
+		if (!methods && srcs[i] == &gc_src_broken)
+			continue;
+		if (!wanted(methods, r->name)) {
 			snprintf(r->why, sizeof(r->why), "not selected (-m)");
 			print_row(r);
 			continue;
