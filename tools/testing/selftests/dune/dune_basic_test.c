@@ -9,47 +9,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 
-#include "dune_util.h"
-#include "kselftest_harness.h"
-
-static int open_kvm(void)
-{
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	if (ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_DUNE) != KVM_DUNE_ABI_VERSION) {
-		close(fd);
-		return -EOPNOTSUPP;
-	}
-	return fd;
-}
-
-/* True (and the test skipped or failed) when Dune mode is not there. */
-static bool no_dune(struct __test_metadata *_metadata)
-{
-	int fd = open_kvm();
-
-	if (fd == -ENOENT)
-		SKIP(return true, "no /dev/kvm");
-	EXPECT_LE(0, fd) TH_LOG("KVM_CAP_X86_DUNE missing: %s", strerror(-fd));
-	if (fd < 0)
-		return true;
-	close(fd);
-	return false;
-}
-
-/* Did the child exit with @code?  Says what happened if not. */
-static bool exited_with(struct __test_metadata *_metadata, int status, int code)
-{
-	EXPECT_TRUE(WIFEXITED(status))
-		TH_LOG("expected exit %d, got status %#x (signal %d)",
-		       code, status, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-	if (!WIFEXITED(status))
-		return false;
-	EXPECT_EQ(code, WEXITSTATUS(status));
-	return WEXITSTATUS(status) == code;
-}
+#include "dune_test.h"
 
 TEST(capability_and_vm_type)
 {

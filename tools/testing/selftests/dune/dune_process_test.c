@@ -10,34 +10,7 @@
 #include <time.h>
 #include <sys/time.h>
 
-#include "dune_util.h"
-#include "kselftest_harness.h"
-
-static bool no_dune(struct __test_metadata *_metadata)
-{
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-
-	if (fd < 0)
-		SKIP(return true, "no /dev/kvm");
-	if (ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_DUNE) != KVM_DUNE_ABI_VERSION) {
-		close(fd);
-		EXPECT_TRUE(false) TH_LOG("KVM_CAP_X86_DUNE missing");
-		return true;
-	}
-	close(fd);
-	return false;
-}
-
-static bool exited_with(struct __test_metadata *_metadata, int status, int code)
-{
-	EXPECT_TRUE(WIFEXITED(status))
-		TH_LOG("expected exit %d, got status %#x (signal %d)",
-		       code, status, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-	if (!WIFEXITED(status))
-		return false;
-	EXPECT_EQ(code, WEXITSTATUS(status));
-	return WEXITSTATUS(status) == code;
-}
+#include "dune_test.h"
 
 static int handled;
 static int pipe_fds[2];

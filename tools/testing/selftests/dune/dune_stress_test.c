@@ -9,8 +9,7 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include "dune_util.h"
-#include "kselftest_harness.h"
+#include "dune_test.h"
 
 static int scale(void)
 {
@@ -18,21 +17,6 @@ static int scale(void)
 	int n = s ? atoi(s) : 1;
 
 	return n > 0 ? n : 1;
-}
-
-static bool no_dune(struct __test_metadata *_metadata)
-{
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-
-	if (fd < 0)
-		SKIP(return true, "no /dev/kvm");
-	if (ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_DUNE) != KVM_DUNE_ABI_VERSION) {
-		close(fd);
-		EXPECT_TRUE(false) TH_LOG("KVM_CAP_X86_DUNE missing");
-		return true;
-	}
-	close(fd);
-	return false;
 }
 
 #define NR_THREADS	16

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * What the raw Dune kselftests share on top of dune_util.h: the harness and
+ * a few checks.  Include it from the test's only .c file.
+ */
+#ifndef SELFTESTS_DUNE_TEST_H
+#define SELFTESTS_DUNE_TEST_H
+
+#include "dune_util.h"
+#include "kselftest_harness.h"
+
+/* True (and the test skipped or failed) when Dune mode is not there. */
+static inline bool no_dune(struct __test_metadata *_metadata)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	long abi;
+
+	if (fd < 0 && errno == ENOENT)
+		SKIP(return true, "no /dev/kvm");
+	EXPECT_LE(0, fd) TH_LOG("opening /dev/kvm: %s", strerror(errno));
+	if (fd < 0)
+		return true;
+	abi = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_DUNE);
+	close(fd);
+	EXPECT_EQ(KVM_DUNE_ABI_VERSION, abi) TH_LOG("KVM_CAP_X86_DUNE missing");
+	return abi != KVM_DUNE_ABI_VERSION;
+}
+
+/* Did the child exit with @code?  Says what happened if not. */
+static inline bool exited_with(struct __test_metadata *_metadata, int status, int code)
+{
+	EXPECT_TRUE(WIFEXITED(status))
+		TH_LOG("expected exit %d, got status %#x (signal %d)",
+		       code, status, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	if (!WIFEXITED(status))
+		return false;
+	EXPECT_EQ(code, WEXITSTATUS(status));
+	return WEXITSTATUS(status) == code;
+}
+
+/* Was the child killed by @sig? */
+static inline bool killed_by(struct __test_metadata *_metadata, int status, int sig)
+{
+	EXPECT_TRUE(WIFSIGNALED(status))
+		TH_LOG("expected signal %d, got status %#x", sig, status);
+	if (!WIFSIGNALED(status))
+		return false;
+	EXPECT_EQ(sig, WTERMSIG(status));
+	return WTERMSIG(status) == sig;
+}
+
+#endif
