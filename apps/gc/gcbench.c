@@ -7,10 +7,11 @@
  * Dune mode.  Prints a table; a source that cannot run is reported as
  * "unavailable: <why>".
  *
- *   gcbench [-s SCALE] [-m METHOD[,METHOD...]]
+ *   gcbench [-s SCALE] [-r ROUNDS] [-m METHOD[,METHOD...]]
  *
  * SCALE (default 0) adds to every tree depth and doubles the heap per
- * step: 0 fits an emulator, 4-6 suits real hardware.
+ * step: 0 fits an emulator, 4-6 suits real hardware.  Each source runs
+ * ROUNDS times (default 3); the fastest round is shown, all must pass.
  *
  * -m broken runs a source that reports no dirty page: the verifier must
  * catch it (exit 1).
@@ -220,10 +221,10 @@ static void print_row(const struct result *r)
 	uint64_t n = s->collections ? s->collections : 1;
 
 	if (!r->ran) {
-		printf("%-10s unavailable: %s\n", r->name, r->why);
+		printf("%-12s unavailable: %s\n", r->name, r->why);
 		return;
 	}
-	printf("%-10s %5lu %10lu %12lu %10lu %12lu %10.2f %12lu %7lu %7lu %7lu  %016lx %s\n",
+	printf("%-12s %5lu %10lu %12lu %10lu %12lu %10.2f %12lu %7lu %7lu %7lu  %016lx %s\n",
 	       r->name, (unsigned long)s->collections,
 	       (unsigned long)(s->pause_ns / n), (unsigned long)(s->pause_cyc / n),
 	       (unsigned long)(s->work_ns / n), (unsigned long)(s->work_cyc / n),
@@ -246,23 +247,118 @@ static int wanted(const char *list, const char *name)
 	return 0;
 }
 
+struct entry {
+	struct gc_dirty_src *src;
+	int in_dune;		/* run in Dune mode */
+	int skip;		/* not selected */
+	char label[24];
+	int state;		/* 0 to run, 1 ran (all rounds ok so far), -1 done */
+	struct result r;
+};
+
+static int scale, rounds = 3, failed, dune_missing, ref = -1;
+static long expect_nodes;
+
+/* One more round of @e; keeps the fastest round, stops at the first problem. */
+static void round_of(struct entry *e, int k)
+{
+	struct result t;
+
+	run(e->src, &t);
+	t.name = e->label;
+	if (!t.ran || t.st.verify_failures || t.tree_nodes != expect_nodes) {
+		e->r = t;
+		e->state = -1;
+		return;
+	}
+	if (k && (t.st.hash != e->r.st.hash || t.tree_sum != e->r.tree_sum)) {
+		t.tree_nodes = -2;	/* rounds disagree */
+		e->r = t;
+		e->state = -1;
+		return;
+	}
+	if (!k || t.total_ns < e->r.total_ns)
+		e->r = t;
+	e->state = 1;
+}
+
+static void report(struct entry *all, struct entry *e)
+{
+	struct result *r = &e->r;
+	const char *bad = NULL;
+
+	if (!r->ran) {
+		print_row(r);
+		/* soft-dirty may legitimately be missing; the others may not */
+		if (e->src != &gc_src_softdirty)
+			failed = 1;
+		return;
+	}
+	if (r->st.verify_failures)
+		bad = "reachable objects were not marked";
+	else if (r->tree_nodes == -2)
+		bad = "rounds disagree on live data";
+	else if (r->tree_nodes != expect_nodes)
+		bad = "long-lived data damaged";
+	else if (r->st.live_objs != (uint64_t)expect_nodes + 1)
+		bad = "final collection kept garbage or lost live objects";
+	else if (e->src->incremental && ref >= 0 &&
+		 (r->st.hash != all[ref].r.st.hash ||
+		  r->st.collections != all[ref].r.st.collections ||
+		  r->tree_sum != all[ref].r.tree_sum))
+		bad = "live data differ from the first incremental source";
+	r->ok = !bad;
+	if (e->src->incremental && ref < 0 && r->ok)
+		ref = e - all;
+	print_row(r);
+	if (bad) {
+		printf("%-12s FAILED: %s (verify failures %lu, tree %ld/%ld nodes, "
+		       "live %lu objects)\n", r->name, bad,
+		       (unsigned long)r->st.verify_failures, r->tree_nodes,
+		       expect_nodes, (unsigned long)r->st.live_objs);
+		failed = 1;
+	}
+}
+
+/* Run the entries of one mode, their rounds interleaved, then report them. */
+static void run_group(struct entry *all, int n, int in_dune)
+{
+	for (int k = 0; k < rounds; k++)
+		for (int i = 0; i < n; i++)
+			if (all[i].in_dune == in_dune && !all[i].skip && all[i].state >= 0)
+				round_of(&all[i], k);
+	for (int i = 0; i < n; i++)
+		if (all[i].in_dune == in_dune && !all[i].skip)
+			report(all, &all[i]);
+}
+
 int main(int argc, char **argv)
 {
-	struct gc_dirty_src *srcs[] = { &gc_src_stw, &gc_src_mprotect, &gc_src_softdirty,
-					&gc_src_dune, &gc_src_dune_tc, &gc_src_broken };
-	enum { NSRC = sizeof(srcs) / sizeof(srcs[0]) };
-	struct result res[NSRC];
+	struct entry all[] = {
+		{ .src = &gc_src_stw, .in_dune = 0, .label = "stw" },
+		{ .src = &gc_src_mprotect, .in_dune = 0, .label = "mprotect" },
+		{ .src = &gc_src_softdirty, .in_dune = 0, .label = "softdirty" },
+		{ .src = &gc_src_broken, .in_dune = 0, .label = "broken" },
+		{ .src = &gc_src_stw, .in_dune = 1, .label = "stw/D" },
+		{ .src = &gc_src_mprotect, .in_dune = 1, .label = "mprotect/D" },
+		{ .src = &gc_src_softdirty, .in_dune = 1, .label = "softdirty/D" },
+		{ .src = &gc_src_dune, .in_dune = 1, .label = "dune" },
+		{ .src = &gc_src_dune_tc, .in_dune = 1, .label = "dune-tc" },
+	};
+	enum { N = sizeof(all) / sizeof(all[0]) };
 	const char *methods = NULL;
-	int scale = 0, opt, failed = 0, dune_missing = 0, ref = -1;
+	int opt, any_dune = 0;
 	size_t heap_bytes;
-	long expect_nodes;
 
-	while ((opt = getopt(argc, argv, "s:m:h")) != -1) {
+	while ((opt = getopt(argc, argv, "s:m:r:h")) != -1) {
 		switch (opt) {
 		case 's': scale = atoi(optarg); break;
+		case 'r': rounds = atoi(optarg) > 0 ? atoi(optarg) : 1; break;
 		case 'm': methods = optarg; break;
 		default:
-			fprintf(stderr, "usage: %s [-s SCALE] [-m stw,mprotect,softdirty,dune,dune-tc,broken]\n",
+			fprintf(stderr, "usage: %s [-s SCALE] [-r ROUNDS] [-m METHOD,...]\n"
+				"methods: stw mprotect softdirty (native), stw/D mprotect/D "
+				"softdirty/D dune dune-tc (Dune mode), broken (must fail)\n",
 				argv[0]);
 			return 2;
 		}
@@ -277,72 +373,41 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	printf("gcbench: heap %zu KiB, stretch depth %d, long-lived depth %d (%ld nodes), "
-	       "temporary depths %d..%d\n", heap_bytes >> 10, stretch_depth,
-	       long_lived_depth, expect_nodes, min_depth, max_depth);
+	       "temporary depths %d..%d, best of %d rounds\n", heap_bytes >> 10, stretch_depth,
+	       long_lived_depth, expect_nodes, min_depth, max_depth, rounds);
+	printf("  (/D: in Dune mode; per collection: pause = final re-scan + sweep, "
+	       "gc = that plus clearing and incremental slices)\n");
 	gc_init(heap_bytes);
 
-	printf("%-10s %5s %10s %12s %10s %12s %10s %12s %7s %7s %7s  %-16s\n",
+	for (int i = 0; i < N; i++) {
+		struct entry *e = &all[i];
+
+		e->r.name = e->label;
+		/* "broken" (no dirty pages at all) only on request: it must fail */
+		if (methods ? !wanted(methods, e->label) : e->src == &gc_src_broken)
+			e->skip = 1;
+		else if (e->in_dune)
+			any_dune = 1;
+	}
+	printf("%-12s %5s %10s %12s %10s %12s %10s %12s %7s %7s %7s  %-16s\n",
 	       "method", "colls", "pause_ns", "pause_cyc", "gc_ns", "gc_cyc",
 	       "total_ms", "total_cyc", "rescan", "dirty", "faults", "live-hash");
-	printf("  (per collection: pause = final re-scan + sweep; gc = that plus clearing "
-	       "and incremental slices)\n");
-	for (int i = 0; i < NSRC; i++) {
-		struct result *r = &res[i];
-		int is_dune = srcs[i] == &gc_src_dune || srcs[i] == &gc_src_dune_tc;
+	run_group(all, N, 0);
+	if (any_dune) {
+		int e = dune_init_and_enter();
 
-		memset(r, 0, sizeof(*r));
-		r->name = srcs[i]->name;
-		/* "broken" (no dirty pages at all) only on request: it must fail */
-		if (!methods && srcs[i] == &gc_src_broken)
-			continue;
-		if (!wanted(methods, r->name)) {
-			snprintf(r->why, sizeof(r->why), "not selected (-m)");
-			print_row(r);
-			continue;
-		}
-		if (is_dune && !dune_in_guest()) {
-			int e = dune_missing ? -EOPNOTSUPP : dune_init_and_enter();
-
-			if (e < 0) {
-				dune_missing = 1;
-				snprintf(r->why, sizeof(r->why), "Dune mode: %s%s%s",
+		if (e < 0) {
+			dune_missing = 1;
+			for (int i = 0; i < N; i++) {
+				if (!all[i].in_dune || all[i].skip)
+					continue;
+				snprintf(all[i].r.why, sizeof(all[i].r.why), "Dune mode: %s%s%s",
 					 dune_strerror(e), *dune_last_error() ? ": " : "",
 					 dune_last_error());
-				print_row(r);
-				continue;
-			}
-		}
-		run(srcs[i], r);
-		if (r->ran) {
-			const char *bad = NULL;
-
-			if (r->st.verify_failures)
-				bad = "reachable objects were not marked";
-			else if (r->tree_nodes != expect_nodes)
-				bad = "long-lived data damaged";
-			else if (r->st.live_objs != (uint64_t)expect_nodes + 1)
-				bad = "final collection kept garbage or lost live objects";
-			else if (srcs[i]->incremental && ref >= 0 &&
-				 (r->st.hash != res[ref].st.hash ||
-				  r->st.collections != res[ref].st.collections ||
-				  r->tree_sum != res[ref].tree_sum))
-				bad = "live data differ from the first incremental source";
-			r->ok = !bad;
-			if (srcs[i]->incremental && ref < 0 && r->ok)
-				ref = i;
-			print_row(r);
-			if (bad) {
-				printf("%-10s FAILED: %s (verify failures %lu, tree %ld/%ld nodes, "
-				       "live %lu objects)\n", r->name, bad,
-				       (unsigned long)r->st.verify_failures, r->tree_nodes,
-				       expect_nodes, (unsigned long)r->st.live_objs);
-				failed = 1;
+				print_row(&all[i].r);
 			}
 		} else {
-			print_row(r);
-			/* soft-dirty may legitimately be missing; the others may not */
-			if (srcs[i] != &gc_src_softdirty)
-				failed = 1;
+			run_group(all, N, 1);
 		}
 	}
 	printf("gcbench: %s\n", failed ? "FAILED" : dune_missing ? "ok, but no Dune mode" : "ok");
