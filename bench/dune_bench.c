@@ -263,13 +263,18 @@ static void configure(void)
 		cfg.small_mb = 32;
 		cfg.enter_reps = 3;
 	} else if (!strcmp(cfg.backend, "svm")) {	/* QEMU TCG */
-		cfg.getpid_samples = 1000, cfg.getpid_batch = 10;
+		/*
+		 * Batches of one: a VM exit takes ~100 us here, and samples
+		 * much shorter than a host time slice keep the median clear
+		 * of the times the emulator was not running.
+		 */
+		cfg.getpid_samples = 4000, cfg.getpid_batch = 1;
 		cfg.pf_pages = 2000;
-		cfg.walk_pages = 16384, cfg.walk_passes = 20;
+		cfg.walk_pages = 16384, cfg.walk_passes = 50;
 		cfg.ptrace_iters = 1000;
 		cfg.trap_iters = 1000, cfg.traponly_batch = 10;
 		cfg.appel_rounds = 50;
-		cfg.stock_samples = 500, cfg.stock_batch = 10;
+		cfg.stock_samples = 3000, cfg.stock_batch = 1;
 		cfg.exit_ops = 1000;
 		cfg.small_mb = 64;
 		cfg.enter_reps = 10;

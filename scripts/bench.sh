@@ -75,6 +75,7 @@ vmx) ttimeout=900 wtimeout=1800 ;;
 *) ttimeout=900 wtimeout=1200 ;;
 esac
 run_out=$logs/bench-$backend.out
+load0=$(cut -d' ' -f1-3 /proc/loadavg)	# TCG timings suffer from a busy host
 step "run on $backend (console: build/logs/$backend-test-dune_bench.log)"
 rc=0
 "$top/scripts/run-suite.sh" --backend "$backend" --suite dune_bench \
@@ -100,6 +101,7 @@ esac
 report() {
 	echo "kvm-dune benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), git $(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo '?') (libdune $librev)"
 	echo "host: $host_cpu, $(nproc) cores, $hwvirt; $emu"
+	echo "host load average before/after the run: $load0 / $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo
 	printf '%s\n' "$table"
 	[ -z "$trailer" ] || { echo; printf '%s\n' "$trailer"; }
