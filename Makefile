@@ -54,6 +54,7 @@ initramfs:
 # plain memory, link checks, dune-run; no KVM needed.
 unit:
 	$(call stage,unit tests (libdune),$(MAKE) -s -C libdune && $(MAKE) -s -C libdune test)
+	$(call stage,unit tests (console parser),scripts/harness/test-parser.sh)
 
 check-svm check-vmx check-kvm: check-%:
 	$(call stage,selftests on $*,scripts/run-suite.sh --backend $* --suite $(SUITE) $(RUN_OPTS))
