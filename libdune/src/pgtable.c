@@ -77,30 +77,32 @@ static inline dune_pte_t *pte_child(struct dune_vm *vm, dune_pte_t e)
 	return vm->mem->phys_to_virt(vm->mem, e & DUNE_PTE_ADDR);
 }
 
+/* Permission bits that map one-to-one onto PTE bits (X is the inverse of NX). */
+static const struct {
+	int perm;
+	dune_pte_t pte;
+} perm_bits[] = {
+	{ DUNE_PERM_R, DUNE_PTE_P },
+	{ DUNE_PERM_W, DUNE_PTE_W },
+	{ DUNE_PERM_U, DUNE_PTE_U },
+	{ DUNE_PERM_UC, DUNE_PTE_PCD },
+	{ DUNE_PERM_WT, DUNE_PTE_PWT },
+	{ DUNE_PERM_G, DUNE_PTE_G },
+	{ DUNE_PERM_USR1, DUNE_PTE_USR1 },
+	{ DUNE_PERM_USR2, DUNE_PTE_USR2 },
+	{ DUNE_PERM_USR3, DUNE_PTE_USR3 },
+};
+
 dune_pte_t dune_perm_to_pte(int perm, int level)
 {
 	dune_pte_t e = DUNE_PTE_MAPPED;
+	unsigned int i;
 
-	if (perm & DUNE_PERM_R)
-		e |= DUNE_PTE_P;
-	if (perm & DUNE_PERM_W)
-		e |= DUNE_PTE_W;
-	if (perm & DUNE_PERM_U)
-		e |= DUNE_PTE_U;
+	for (i = 0; i < sizeof(perm_bits) / sizeof(perm_bits[0]); i++)
+		if (perm & perm_bits[i].perm)
+			e |= perm_bits[i].pte;
 	if (!(perm & DUNE_PERM_X))
 		e |= DUNE_PTE_NX;
-	if (perm & DUNE_PERM_UC)
-		e |= DUNE_PTE_PCD;
-	if (perm & DUNE_PERM_WT)
-		e |= DUNE_PTE_PWT;
-	if (perm & DUNE_PERM_G)
-		e |= DUNE_PTE_G;
-	if (perm & DUNE_PERM_USR1)
-		e |= DUNE_PTE_USR1;
-	if (perm & DUNE_PERM_USR2)
-		e |= DUNE_PTE_USR2;
-	if (perm & DUNE_PERM_USR3)
-		e |= DUNE_PTE_USR3;
 	if (level > 0)
 		e |= DUNE_PTE_PS;
 	return e;
@@ -109,27 +111,13 @@ dune_pte_t dune_perm_to_pte(int perm, int level)
 int dune_pte_to_perm(dune_pte_t e)
 {
 	int perm = 0;
+	unsigned int i;
 
-	if (e & DUNE_PTE_P)
-		perm |= DUNE_PERM_R;
-	if (e & DUNE_PTE_W)
-		perm |= DUNE_PERM_W;
-	if (e & DUNE_PTE_U)
-		perm |= DUNE_PERM_U;
+	for (i = 0; i < sizeof(perm_bits) / sizeof(perm_bits[0]); i++)
+		if (e & perm_bits[i].pte)
+			perm |= perm_bits[i].perm;
 	if (!(e & DUNE_PTE_NX))
 		perm |= DUNE_PERM_X;
-	if (e & DUNE_PTE_PCD)
-		perm |= DUNE_PERM_UC;
-	if (e & DUNE_PTE_PWT)
-		perm |= DUNE_PERM_WT;
-	if (e & DUNE_PTE_G)
-		perm |= DUNE_PERM_G;
-	if (e & DUNE_PTE_USR1)
-		perm |= DUNE_PERM_USR1;
-	if (e & DUNE_PTE_USR2)
-		perm |= DUNE_PERM_USR2;
-	if (e & DUNE_PTE_USR3)
-		perm |= DUNE_PERM_USR3;
 	return perm;
 }
 
