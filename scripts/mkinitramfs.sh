@@ -132,6 +132,13 @@ add_dynamic() {	# add_dynamic /name-in-archive host-file
 	add_file "$interp" "$(readlink -f "$interp")" 0755
 	while read -r lib; do
 		add_file "$lib" "$(readlink -f "$lib")" 0755
+		# A library found through a RUNPATH may sit under a directory the
+		# guest mounts over (the checkout in /tmp, say): put it in the
+		# loader's default directory as well.
+		case "$lib" in
+		/lib/*|/usr/lib/*|/lib64/*) ;;
+		*) add_file "/lib/x86_64-linux-gnu/$(basename "$lib")" "$(readlink -f "$lib")" 0755 ;;
+		esac
 	done < <(ldd "$file" | sed -n 's/.*=> \(\/[^ ]*\) (0x.*/\1/p')
 	ldd "$file" | grep -q 'not found' && die "$file: ldd cannot resolve: $(ldd "$file" | grep 'not found')"
 	return 0
