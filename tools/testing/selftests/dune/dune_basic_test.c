@@ -3,8 +3,11 @@
  * Dune mode basics, raw ioctls: capability and VM type, the layout, entering,
  * VMCALL system calls, exit status, ring 3, host faults, seccomp, bad input.
  */
+#include <dirent.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -297,6 +300,155 @@ TEST(seccomp_applies_to_vmcall)
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(exited_with(_metadata, status, 0));
+}
+
+/*
+ * seccomp RET_KILL_THREAD ends a thread of a multi-threaded process inside
+ * its KVM_DUNE_ENTER, in do_exit().  The VM reference that the ioctl holds
+ * must still go when the process has gone: KVM's debugfs directory of the
+ * VM ("<pid>-<fd>") disappears with the VM.
+ */
+static struct dune_vm kill_vm;
+static alignas(16) uint8_t kill_stack[16384];
+
+static void guest_killed_by_seccomp(void)
+{
+	gsys0(SYS_getppid);
+	guest_exit(1);
+}
+
+static void *kill_thread_fn(void *p)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_THREAD),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = 4, .filter = f };
+	struct kvm_dune_enter cfg;
+
+	/* This thread's filter only (no TSYNC). */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog))
+		return (void *)1;
+	dune_init_config(&kill_vm, &cfg, guest_killed_by_seccomp, kill_stack,
+			 sizeof(kill_stack));
+	dune_enter(&kill_vm, &cfg);
+	return (void *)2;
+}
+
+static bool vm_debugfs_dir(pid_t pid)
+{
+	char prefix[32];
+	struct dirent *d;
+	bool found = false;
+	DIR *dir;
+
+	snprintf(prefix, sizeof(prefix), "%d-", pid);
+	dir = opendir("/sys/kernel/debug/kvm");
+	if (!dir)
+		return false;
+	while ((d = readdir(dir)))
+		if (!strncmp(d->d_name, prefix, strlen(prefix)))
+			found = true;
+	closedir(dir);
+	return found;
+}
+
+TEST(seccomp_kill_thread_frees_vm)
+{
+	int status, i;
+	pid_t pid;
+
+	if (no_dune(_metadata))
+		return;
+	if (access("/sys/kernel/debug/kvm", F_OK))
+		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+	if (access("/sys/kernel/debug/kvm", F_OK))
+		SKIP(return, "no /sys/kernel/debug/kvm to watch the VM with");
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		pthread_t t;
+		void *ret;
+
+		if (dune_vm_create(&kill_vm) || dune_build_page_tables(&kill_vm))
+			_exit(80);
+		if (!vm_debugfs_dir(getpid()))
+			_exit(81);
+		if (pthread_create(&t, NULL, kill_thread_fn, NULL) ||
+		    pthread_join(t, &ret))
+			_exit(82);
+		/* The thread died in Dune mode; the process goes on. */
+		if (ret)
+			_exit(83);
+		close(kill_vm.vm_fd);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(exited_with(_metadata, status, 0));
+	/* The VM is freed from a work item once the mm has gone. */
+	for (i = 0; i < 100 && vm_debugfs_dir(pid); i++)
+		usleep(20000);
+	EXPECT_FALSE(vm_debugfs_dir(pid))
+		TH_LOG("the VM of pid %d is still there 2 s after the process ended", pid);
+}
+
+/*
+ * With a seccomp filter the kernel makes each VMCALL system call from task
+ * work after the ENTER ioctl has returned (a filter may end the thread in
+ * place).  Run all of dune_process_test (signals, restarts, EINTR, threads,
+ * execve, FPU) again under a filter that allows everything.
+ */
+TEST(process_semantics_under_seccomp)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = 1, .filter = f };
+	char self[4096], prog_path[4200], log[] = "/tmp/dune_seccomp_XXXXXX";
+	int status, fd;
+	ssize_t n;
+	pid_t pid;
+
+	if (no_dune(_metadata))
+		return;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	ASSERT_GT(n, 0);
+	self[n] = 0;
+	snprintf(prog_path, sizeof(prog_path), "%.*s/dune_process_test",
+		 (int)(strrchr(self, '/') - self), self);
+	if (access(prog_path, X_OK))
+		SKIP(return, "%s is not there", prog_path);
+	fd = mkstemp(log);
+	ASSERT_GE(fd, 0);
+	unlink(log);
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+		    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog))
+			_exit(80);
+		execl(prog_path, prog_path, (char *)NULL);
+		_exit(81);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		char buf[8192], *line, *save;
+
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = 0;
+		for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+			if (strstr(line, "not ok") || strstr(line, "Expected") ||
+			    strstr(line, "FAIL"))
+				TH_LOG("%s", line);
+	}
+	close(fd);
+	EXPECT_TRUE(exited_with(_metadata, status, 0))
+		TH_LOG("dune_process_test under an allow-all seccomp filter");
 }
 
 /* Bad input: nothing is entered, a clear errno comes back. */
