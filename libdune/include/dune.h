@@ -230,6 +230,28 @@ DUNE_API void dune_ret_from_user(long ret) __attribute__((noreturn));
  */
 DUNE_API void dune_passthrough_syscall(struct dune_tf *tf);
 
+/*
+ * dune_set_user_fs - give ring 3 on the calling thread an FS base of its
+ * own (its TLS pointer), separate from ring 0's.  Opt-in, per thread: by
+ * default both rings share the thread's FS base.  Once set, libdune loads
+ * @base into FS whenever it enters ring 3 on this thread (IRETQ from
+ * dune_jump_to_user() or from a trap or SYSCALL that came from ring 3) and
+ * puts ring 0's FS base back on every entry from ring 3 before any C code
+ * runs, saving ring 3's current value (which ring 3 may have changed with
+ * WRFSBASE) for the return.  A handler may call it to change the value that
+ * ring 3 gets back (e.g. to emulate arch_prctl(ARCH_SET_FS)).  Returns 0,
+ * -EINVAL (@base not a canonical lower-half address) or -EPERM (not in
+ * Dune mode).  Guest only.
+ */
+DUNE_API int dune_set_user_fs(uint64_t base);
+
+/*
+ * dune_get_user_fs - ring 3's FS base on the calling thread, as ring 3 last
+ * left it (from a handler) or as last set.  Returns 0, -ENOENT (ring 3 has
+ * no FS base of its own: dune_set_user_fs() was not called) or -EPERM.
+ */
+DUNE_API int dune_get_user_fs(uint64_t *base);
+
 /* ------------------------------------------------------------------ */
 /* Page tables                                                         */
 /* ------------------------------------------------------------------ */

@@ -40,6 +40,9 @@ _Static_assert(offsetof(struct dune_percpu, self) == PC_SELF, "PC_SELF");
 _Static_assert(offsetof(struct dune_percpu, kstack) == PC_KSTACK, "PC_KSTACK");
 _Static_assert(offsetof(struct dune_percpu, scratch) == PC_SCRATCH, "PC_SCRATCH");
 _Static_assert(offsetof(struct dune_percpu, user_ctx) == PC_USER_CTX, "PC_USER_CTX");
+_Static_assert(offsetof(struct dune_percpu, user_fs_on) == PC_USER_FS_ON, "PC_USER_FS_ON");
+_Static_assert(offsetof(struct dune_percpu, user_fs) == PC_USER_FS, "PC_USER_FS");
+_Static_assert(offsetof(struct dune_percpu, kernel_fs) == PC_KERNEL_FS, "PC_KERNEL_FS");
 _Static_assert(offsetof(struct dune_percpu, gdt) == PC_GDT, "PC_GDT");
 _Static_assert(offsetof(struct dune_percpu, tss) == PC_TSS, "PC_TSS");
 _Static_assert(sizeof(struct dune_tss) == 104, "TSS size");
@@ -597,6 +600,9 @@ static void percpu_prepare(struct dune_percpu *pc)
 	pc->tss.rsp[0] = pc->default_kstack;
 	pc->scratch = 0;
 	pc->user_ctx = 0;
+	pc->user_fs_on = 0;
+	pc->user_fs = 0;
+	pc->kernel_fs = 0;
 	dune_gdt_fill(pc->gdt, &pc->tss);
 }
 
@@ -667,6 +673,33 @@ DUNE_API int dune_init_and_enter(void)
 DUNE_API int dune_in_guest(void)
 {
 	return dune_cpu_in_ring0() && dune_read_cs() == GDT_KERNEL_CS;
+}
+
+/* Ring 3's own FS base: entry.S swaps it with ring 0's (see dune.h). */
+DUNE_API int dune_set_user_fs(uint64_t base)
+{
+	struct dune_percpu *pc = dune_tls_pc;
+
+	if (!dune_tls_entered || !pc || !dune_cpu_in_ring0())
+		return -EPERM;
+	if (base >= (1ULL << 47))	/* WRMSR of a non-canonical base: #GP */
+		return -EINVAL;
+	pc->user_fs = base;
+	pc->user_fs_on = 1;
+	return 0;
+}
+
+DUNE_API int dune_get_user_fs(uint64_t *base)
+{
+	struct dune_percpu *pc = dune_tls_pc;
+
+	if (!dune_tls_entered || !pc || !dune_cpu_in_ring0())
+		return -EPERM;
+	if (!pc->user_fs_on)
+		return -ENOENT;
+	if (base)
+		*base = pc->user_fs;
+	return 0;
 }
 
 /*

@@ -114,6 +114,35 @@
 	movq %rbx, %rsp
 .endm
 
+/*
+ * Ring 3's own FS base (dune_set_user_fs): on entry from ring 3 save ring 3's
+ * FS base and load ring 0's, before any C code (which uses TLS) runs; on the
+ * way back load ring 3's.  GS is ring 0's (after SWAPGS).  Clobbers RAX, RCX,
+ * RDX, which the callers have saved in the trap frame.
+ */
+.macro FS_TO_KERNEL
+	cmpq $0, %gs:PC_USER_FS_ON
+	je .Lfs_k_done\@
+	movl $MSR_FS_BASE, %ecx
+	rdmsr
+	movl %eax, %gs:PC_USER_FS
+	movl %edx, %gs:PC_USER_FS+4
+	movl %gs:PC_KERNEL_FS, %eax
+	movl %gs:PC_KERNEL_FS+4, %edx
+	wrmsr
+.Lfs_k_done\@:
+.endm
+
+.macro FS_TO_USER
+	cmpq $0, %gs:PC_USER_FS_ON
+	je .Lfs_u_done\@
+	movl $MSR_FS_BASE, %ecx
+	movl %gs:PC_USER_FS, %eax
+	movl %gs:PC_USER_FS+4, %edx
+	wrmsr
+.Lfs_u_done\@:
+.endm
+
 .macro FUNC name, vis
 	.globl \name
 	.ifnc \vis,default
@@ -311,6 +340,7 @@ FUNC __dune_syscall_user, hidden
 	PUSH_GPRS
 	pushq $RFLAGS_KERNEL
 	popfq
+	FS_TO_KERNEL
 	CALL_C_SAVING_FPU __dune_syscall_dispatch
 	jmp .Ltrap_return
 ENDF __dune_syscall_user
@@ -402,9 +432,17 @@ __dune_trap_move_end:
 	PUSH_GPRS
 	pushq $RFLAGS_KERNEL		/* IOPL 3 (SYSCALLs in handlers), IF 1, DF 0 */
 	popfq
+	testb $3, TF_CS(%rsp)
+	jz 6f
+	FS_TO_KERNEL
+6:
 	CALL_C_SAVING_FPU __dune_trap_dispatch
 
 .Ltrap_return:
+	testb $3, TF_CS(%rsp)
+	jz 6f
+	FS_TO_USER
+6:
 	POP_GPRS
 	addq $16, %rsp			/* vector, err */
 	testb $3, 8(%rsp)		/* cs */
@@ -443,6 +481,18 @@ FUNC dune_jump_to_user, default
 	andq $RFLAGS_USER_KEEP, %rax
 	orq $(RFLAGS_IF | 2), %rax
 	movq %rax, TF_RFLAGS(%rdi)
+
+	/* ring 3's own FS base: keep ring 0's for the entries from ring 3 */
+	cmpq $0, %gs:PC_USER_FS_ON
+	je 3f
+	movl $MSR_FS_BASE, %ecx
+	rdmsr
+	movl %eax, %gs:PC_KERNEL_FS
+	movl %edx, %gs:PC_KERNEL_FS+4
+	movl %gs:PC_USER_FS, %eax
+	movl %gs:PC_USER_FS+4, %edx
+	wrmsr
+3:
 
 	/*
 	 * Ring 3 must not see ring 0's vector registers: reset the x87/SSE/

@@ -53,6 +53,9 @@
 #define PC_KSTACK		8
 #define PC_SCRATCH		16
 #define PC_USER_CTX		24
+#define PC_USER_FS_ON		32
+#define PC_USER_FS		40
+#define PC_KERNEL_FS		48
 #define PC_GDT			64
 #define PC_TSS			128
 #define PC_TSS_RSP0		(PC_TSS + 4)
@@ -190,7 +193,10 @@ struct dune_percpu {
 	uint64_t kstack;	/* PC_KSTACK: ring-0 stack for entries from ring 3 */
 	uint64_t scratch;	/* PC_SCRATCH: ring-3 RSP at SYSCALL */
 	uint64_t user_ctx;	/* PC_USER_CTX: innermost dune_jump_to_user frame */
-	uint64_t pad[4];
+	uint64_t user_fs_on;	/* PC_USER_FS_ON: ring 3 has its own FS base */
+	uint64_t user_fs;	/* PC_USER_FS: ring 3's FS base (dune_set_user_fs) */
+	uint64_t kernel_fs;	/* PC_KERNEL_FS: ring 0's, saved at dune_jump_to_user */
+	uint64_t pad;
 	uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(64)));	/* PC_GDT */
 	struct dune_tss tss __attribute__((aligned(64)));		/* PC_TSS */
 	struct kvm_dune_enter enter __attribute__((aligned(64)));

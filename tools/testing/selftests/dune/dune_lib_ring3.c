@@ -46,6 +46,8 @@ struct shared {
 	long msglen;
 	char path[64];
 	volatile long *secret;
+	long fs_word, fs_other_word;	/* what ring 3's FS base points at */
+	long fs_before, fs_after;	/* %fs:0 read by ring 3 */
 };
 
 RING3 void ring3_main(struct shared *s)
@@ -96,6 +98,21 @@ RING3 void ring3_vmcall(long amd)
 		;
 }
 
+/* %fs:0 before and after a system call whose handler moves ring 3's FS base */
+RING3 void ring3_read_fs(struct shared *s)
+{
+	long v;
+
+	__asm__ volatile("movq %%fs:0, %0" : "=r"(v));
+	s->fs_before = v;
+	r3_syscall3(SYS_getpid, 0, 0, 0);
+	__asm__ volatile("movq %%fs:0, %0" : "=r"(v));
+	s->fs_after = v;
+	r3_syscall3(SYS_exit, 0, 0, 0);
+	for (;;)
+		;
+}
+
 /* ---- ring 0 side ---- */
 
 static struct shared *sh;
@@ -105,12 +122,21 @@ static volatile long supervisor_secret = 0x5ec2e7;
 static volatile long syscalls_seen, refused_nr, gp_seen, ud_seen;
 static volatile uintptr_t fault_addr;
 static volatile uint64_t fault_err, fault_cs;
+/* ring3_own_fs_base: the handler's view of its own TLS, and the new FS base */
+static __thread long tls_marker = 0x600d;
+static volatile long handler_tls;
+static volatile uint64_t fs_switch_to;
 
 static void sys_handler(struct dune_tf *tf)
 {
 	syscalls_seen++;
 	switch (tf->rax) {
 	case SYS_getpid:
+		if (fs_switch_to) {
+			handler_tls = tls_marker;	/* ring 0's FS base is back */
+			if (dune_set_user_fs(fs_switch_to))
+				handler_tls = -1;
+		}
 		dune_passthrough_syscall(tf);
 		break;
 	case SYS_write:
@@ -254,6 +280,31 @@ TEST_F(dune, ring3_privileged_instructions_fault)
 	EXPECT_EQ(-1006, run_ring3(ring3_vmcall, is_amd()));
 	EXPECT_EQ(1, ud_seen);
 	EXPECT_EQ(0, syscalls_seen);
+	EXPECT_TRUE(dune_in_guest());
+}
+
+TEST_F(dune, ring3_own_fs_base)
+{
+	uint64_t fs = 0;
+
+	setup_ring3(_metadata);
+	ASSERT_EQ(-ENOENT, dune_get_user_fs(&fs));
+	EXPECT_EQ(-EINVAL, dune_set_user_fs(1ULL << 47));
+	sh->fs_word = 0x7e57f5;
+	sh->fs_other_word = 0xf5f5;
+	ASSERT_EQ(0, dune_set_user_fs((uintptr_t)&sh->fs_word));
+	fs_switch_to = (uintptr_t)&sh->fs_other_word;
+
+	EXPECT_EQ(0, run_ring3(ring3_read_fs, (long)sh));
+
+	/* ring 3 read through its own FS base, ring 0 kept its TLS */
+	EXPECT_EQ(0x7e57f5, sh->fs_before);
+	EXPECT_EQ(0x600d, handler_tls);
+	EXPECT_EQ(0xf5f5, sh->fs_after) TH_LOG("the FS base set in the handler was not used");
+	EXPECT_EQ(0x600d, tls_marker);
+	ASSERT_EQ(0, dune_get_user_fs(&fs));
+	EXPECT_EQ((uintptr_t)&sh->fs_other_word, fs);
+	EXPECT_EQ(2, syscalls_seen);
 	EXPECT_TRUE(dune_in_guest());
 }
 
