@@ -4,6 +4,8 @@
 #   scripts/mkinitramfs.sh [--extra BIN]... [--headers DIR] OUT.cpio.gz
 #
 # Contents: busybox-static with its applet links, scripts/init as /init, the
+# sandbox's test (apps/sandbox: /tests/sandbox_test, last in "all", with
+# dune-sandbox and its test programs in /tests/sandbox/), the
 # Dune selftests (tools/testing/selftests/dune, built statically against the
 # patched uapi headers, except the PIE variants, which are dynamically linked
 # and bring their shared libraries and ELF interpreter along), the suite
@@ -84,6 +86,14 @@ if ! mkd >"$top/build/logs/selftests.log" 2>&1; then
 fi
 read -r -a tests < <(mkd -s print-tests)
 [ ${#tests[@]} -gt 0 ] || die "the selftests Makefile lists no tests"
+done_step
+
+step "build apps/sandbox (dune-sandbox and its test)"
+sbxdir=$top/apps/sandbox
+if ! make -C "$sbxdir" >"$top/build/logs/sandbox-build.log" 2>&1; then
+	grep -E 'error|Error' "$top/build/logs/sandbox-build.log" | head -30 >&2
+	die "apps/sandbox build failed: see build/logs/sandbox-build.log"
+fi
 done_step
 
 # --- archive spec ------------------------------------------------------------
@@ -180,6 +190,17 @@ for t in "${tests[@]}"; do
 	add_program "/tests/$t" "$work/files/tests/$t"
 	echo "$t" >>"$work/files/suite-all"
 done
+# The sandbox: its test (in "all") finds dune-sandbox and the test
+# programs in /tests/sandbox/.
+mkdir -p "$work/files/sandbox"
+for f in dune-sandbox sbx_prog sbx_prog_static sbx_prog_static_pie sandbox_test; do
+	strip -o "$work/files/sandbox/$f" "$sbxdir/build/$f"
+done
+for f in dune-sandbox sbx_prog sbx_prog_static sbx_prog_static_pie; do
+	add_program "/tests/sandbox/$f" "$work/files/sandbox/$f"
+done
+add_program /tests/sandbox_test "$work/files/sandbox/sandbox_test"
+echo sandbox_test >>"$work/files/suite-all"
 for x in "${extras[@]}"; do
 	add_program "/tests/$(basename "$x")" "$x"
 	echo "$(basename "$x")" >>"$work/files/suite-all"
