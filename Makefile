@@ -2,6 +2,7 @@
 # kvm-dune: Dune mode for Linux 6.12 KVM, its libdune and its selftests.
 #
 #   make run          build, boot under QEMU (AMD SVM, TCG) and run the demo
+#   make run-sandbox  the same for dune-sandbox (apps/sandbox)
 #   make check        unit tests, kernel build, selftests under svm and vmx
 #   make check-debug  the same with the debug kernel (KASAN, lockdep, ...)
 #   make kernel       prepare build/linux from patches/ and build it (test)
@@ -33,7 +34,7 @@ define stage
 	exit $$rc
 endef
 
-.PHONY: series-check all run check check-debug check-svm check-vmx check-kvm unit kernel \
+.PHONY: series-check all run run-sandbox check check-debug check-svm check-vmx check-kvm unit kernel \
 	kernel-debug initramfs bench clean-logs help
 
 all: help
@@ -70,6 +71,10 @@ check-debug: unit kernel-debug
 run: kernel
 	$(call stage,libdune,$(MAKE) -s -C libdune)
 	$(call stage,demo on svm,scripts/run-suite.sh --backend svm --suite dune-demo --extra libdune/build/dune-demo --show $(RUN_OPTS))
+
+# The sandbox: dune-sandbox running a few programs (apps/sandbox).
+run-sandbox: kernel
+	$(call stage,sandbox demo on svm,scripts/run-suite.sh --backend svm --suite sandbox-demo --extra apps/sandbox/sandbox-demo.sh --show $(RUN_OPTS))
 
 bench:
 	$(call stage,benchmarks on $(or $(BACKEND),svm),scripts/bench.sh --backend $(or $(BACKEND),svm) $(if $(CPUS),--cpus $(CPUS)) $(if $(MEM),--mem $(MEM)))

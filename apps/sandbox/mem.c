@@ -91,6 +91,23 @@ bool sbx_owned(uint64_t va, uint64_t len, int perm)
 	return all_pages(va, len, owned_with, perm);
 }
 
+uint64_t sbx_owned_prefix(uint64_t va, uint64_t len, int perm)
+{
+	uint64_t n = 0, p = SBX_PAGE_DOWN(va);
+
+	if (va + len < va)
+		len = ~va;
+	while (n < len) {
+		uint64_t chunk = p + SBX_PAGE - (va + n);
+
+		if (!sbx_owned(p, 1, perm))
+			break;
+		n += chunk;
+		p += SBX_PAGE;
+	}
+	return n < len ? n : len;
+}
+
 bool sbx_none_owned(uint64_t va, uint64_t len)
 {
 	return all_pages(va, len, not_owned, 0);

@@ -89,6 +89,8 @@ bool sbx_is_runtime_fd(long fd);
 /* Does the program own every page of [va, va+len) with at least @perm
  * (DUNE_PERM_R/W/X; 0: just owned)?  len 0 is true. */
 bool sbx_owned(uint64_t va, uint64_t len, int perm);
+/* How many bytes from @va (at most @len) the program owns with @perm. */
+uint64_t sbx_owned_prefix(uint64_t va, uint64_t len, int perm);
 /* Does the program own none of the pages of [va, va+len)? */
 bool sbx_none_owned(uint64_t va, uint64_t len);
 /* Is [va, va+len) inside one layout window? */

@@ -114,10 +114,19 @@ static long check_args(struct call *c)
 			perm |= DUNE_PERM_W;
 			/* fall through */
 		case A_IN:
+			/*
+			 * A byte buffer is clamped to the part the program
+			 * owns (a short read or write, as a native one may
+			 * be when the data ends first); none of it: EFAULT.
+			 */
 			len = (uint64_t)c->a[s->ref];
 			if (len == 0)
 				continue;
-			break;
+			n = sbx_owned_prefix(p, len, perm);
+			if (n == 0)
+				return -EFAULT;
+			c->a[s->ref] = (long)n;
+			continue;
 		case A_POUT:
 		case A_PINOUT:
 			perm |= DUNE_PERM_W;
