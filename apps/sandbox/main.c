@@ -34,8 +34,9 @@ bool sbx_is_runtime_fd(long fd)
 {
 	int i;
 
+	/* the kernel takes descriptors as unsigned int: ignore the upper bits */
 	for (i = 0; i < sbx.n_runtime_fds; i++)
-		if (sbx.runtime_fds[i] == (int)fd && fd >= 0 && fd <= 0x7fffffff)
+		if ((unsigned int)sbx.runtime_fds[i] == (unsigned int)fd)
 			return true;
 	return false;
 }

@@ -373,7 +373,7 @@ int main(int argc, char **argv)
 	       ARGV(sandbox, prog, "deputy", addr), 0, 0,
 	       "write from it: EFAULT\nread into it: EFAULT\nopen it: EFAULT\n"
 	       "munmap it: EPERM\nmprotect it: EPERM\nmmap over it: EPERM\n"
-	       "close fd 64: EBADF", NULL);
+	       "close fd 64: EBADF\nfcntl fd 64 + 2^32: EBADF", NULL);
 	expect_signal_or("cli kills the program with a report",
 			 ARGV(sandbox, prog, "cli"), SIGSEGV, SIGSEGV, "privileged instruction CLI");
 	expect_signal_or("hlt kills the program with a report",

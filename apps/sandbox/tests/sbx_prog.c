@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 static __thread int tls_counter = 40;
@@ -154,6 +155,8 @@ int main(int argc, char **argv)
 					    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
 		       MAP_FAILED ? -1 : 0);
 		result("close fd 64", close(64));
+		/* the kernel ignores the upper 32 bits of a descriptor */
+		result("fcntl fd 64 + 2^32", syscall(SYS_fcntl, 64L | (1L << 32), F_GETFD));
 		return 0;
 	}
 	fflush(stdout);
