@@ -56,6 +56,7 @@ initramfs:
 unit:
 	$(call stage,unit tests (libdune),$(MAKE) -s -C libdune && $(MAKE) -s -C libdune test)
 	$(call stage,unit tests (console parser),scripts/harness/test-parser.sh)
+	$(call stage,unit tests (apps/sandbox policy),$(MAKE) -s -C apps/sandbox test)
 
 check-svm check-vmx check-kvm: check-%:
 	$(call stage,selftests on $*,scripts/run-suite.sh --backend $* --suite $(SUITE) $(RUN_OPTS))
