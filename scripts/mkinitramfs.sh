@@ -193,10 +193,12 @@ done
 # The sandbox: its test (in "all") finds dune-sandbox and the test
 # programs in /tests/sandbox/.
 mkdir -p "$work/files/sandbox"
-for f in dune-sandbox sbx_prog sbx_prog_static sbx_prog_static_pie sandbox_test; do
+for f in dune-sandbox sbx_prog sbx_prog_static sbx_prog_static_pie sbx_tiny sbx_tiny_far \
+	sbx_tiny_clash sandbox_test; do
 	strip -o "$work/files/sandbox/$f" "$sbxdir/build/$f"
 done
-for f in dune-sandbox sbx_prog sbx_prog_static sbx_prog_static_pie; do
+for f in dune-sandbox sbx_prog sbx_prog_static sbx_prog_static_pie sbx_tiny sbx_tiny_far \
+	sbx_tiny_clash; do
 	add_program "/tests/sandbox/$f" "$work/files/sandbox/$f"
 done
 add_program /tests/sandbox_test "$work/files/sandbox/sandbox_test"

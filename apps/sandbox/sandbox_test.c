@@ -316,6 +316,17 @@ int main(int argc, char **argv)
 	same("static PIE C program", ARGV(prog_sp, "hello", "y"),
 	     ARGV(sandbox, prog_sp, "hello", "y"));
 
+	same("static program without libc", ARGV(p("%s/sbx_tiny", dir)),
+	     ARGV(sandbox, p("%s/sbx_tiny", dir)));
+
+	/* ---- what the loader refuses ---- */
+	expect("a non-PIE program outside the layout windows is refused, exit 126",
+	       ARGV(sandbox, p("%s/sbx_tiny_far", dir)), 126, 0, NULL,
+	       "outside the Dune layout windows");
+	expect("a non-PIE program over the runtime's addresses is refused, exit 126",
+	       ARGV(sandbox, p("%s/sbx_tiny_clash", dir)), 126, 0, NULL,
+	       "overlap the sandbox runtime's memory");
+
 	/* ---- what the policy refuses ---- */
 	expect("forbidden open (/proc/self/maps) fails with EPERM",
 	       ARGV(sandbox, prog, "open", "/proc/self/maps"), 0, 0, "open: EPERM", NULL);
@@ -332,6 +343,12 @@ int main(int argc, char **argv)
 	expect("memory cap: 128 MiB under a 64 MiB cap fails with ENOMEM",
 	       ARGV(sandbox, "--memory", "64M", prog, "mem", "128"), 0, 0,
 	       "mmap: ENOMEM\nmalloc: ENOMEM", NULL);
+	expect("memory cap, static program (brk, then mmap): 128 MiB under 64 MiB is ENOMEM",
+	       ARGV(sandbox, "--memory", "64M", prog_s, "mem", "128"), 0, 0,
+	       "mmap: ENOMEM\nmalloc: ENOMEM", NULL);
+	expect("a signal handler is accepted and reported but never called",
+	       ARGV(sandbox, prog, "signal"), 0, SIGUSR1,
+	       "sigaction: ok\nhandler kept: yes\n", NULL);
 	expect("memory cap: 16 MiB under a 64 MiB cap works",
 	       ARGV(sandbox, "--memory", "64M", prog, "mem", "16"), 0, 0,
 	       "mmap: ok\nmunmap: ok\nmalloc: ok", NULL);

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,12 @@ static const char *en(int e)
 	const char *n = strerrorname_np(e);
 
 	return n ? n : "?";
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	write(1, "handler ran\n", 12);
 }
 
 static int cmp_int(const void *a, const void *b)
@@ -70,6 +77,24 @@ static int hello(int argc, char **argv)
 		printf("%d lines\n", n);
 	}
 	printf("cwd %s\n", getcwd(cwd, sizeof(cwd)) ? "ok" : en(errno));
+	{
+		/* the mmap family on its own memory */
+		char *m = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (m == MAP_FAILED)
+			return 12;
+		strcpy(m + 4096, "kept across mremap");
+		printf("mprotect ro %s\n", mprotect(m, 1 << 20, PROT_READ) ? en(errno) : "ok");
+		printf("mprotect rw %s\n",
+		       mprotect(m, 1 << 20, PROT_READ | PROT_WRITE) ? en(errno) : "ok");
+		m = mremap(m, 1 << 20, 8 << 20, MREMAP_MAYMOVE);
+		if (m == MAP_FAILED)
+			return 13;
+		m[(8 << 20) - 1] = 1;
+		printf("mremap: %s\n", m + 4096);
+		printf("munmap %s\n", munmap(m, 8 << 20) ? en(errno) : "ok");
+	}
 	free(big);
 	free(small);
 	return 3;
@@ -133,6 +158,20 @@ int main(int argc, char **argv)
 		}
 		p = malloc(mb << 20);
 		result("malloc", p ? 0 : -1);
+		return 0;
+	}
+	if (!strcmp(m, "signal")) {
+		/* a handler is accepted but never called: SIGUSR1 terminates */
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_usr1;
+		result("sigaction", sigaction(SIGUSR1, &sa, NULL));
+		sigaction(SIGUSR1, NULL, &sa);
+		printf("handler kept: %s\n", sa.sa_handler == on_usr1 ? "yes" : "no");
+		fflush(stdout);
+		raise(SIGUSR1);
+		printf("after raise\n");
 		return 0;
 	}
 	if (!strcmp(m, "read") && addr) {
