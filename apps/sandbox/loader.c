@@ -12,6 +12,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,7 @@ struct elf {
 
 static int bad(const struct elf *e, const char *what)
 {
-	fprintf(stderr, "dune-sandbox: %s: refused: %s\n", e->path, what);
+	sbx_msg("%s: refused: %s", e->path, what);
 	return -1;
 }
 
@@ -177,18 +178,16 @@ static int elf_map(struct elf *e)
 		return bad(e, "larger than the policy's memory cap");
 	if (e->eh.e_type == ET_EXEC) {
 		if (!sbx_in_window(e->lo, span)) {
-			fprintf(stderr, "dune-sandbox: %s: refused: a non-PIE static executable at "
-				"0x%lx-0x%lx, which is outside the Dune layout windows (see "
-				"Documentation/apps-sandbox.rst)\n", e->path, (unsigned long)e->lo,
-				(unsigned long)e->hi);
+			sbx_msg("%s: refused: a non-PIE static executable at 0x%lx-0x%lx, which is "
+				"outside the Dune layout windows (see Documentation/apps-sandbox.rst)",
+				e->path, (unsigned long)e->lo, (unsigned long)e->hi);
 			return -1;
 		}
 		r = sbx_raw(SYS_mmap, (long)e->lo, (long)span, PROT_NONE,
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 		if (r == -EEXIST || (r >= 0 && (uint64_t)r != e->lo)) {
-			fprintf(stderr, "dune-sandbox: %s: refused: its fixed addresses 0x%lx-0x%lx "
-				"overlap the sandbox runtime's memory\n", e->path,
-				(unsigned long)e->lo, (unsigned long)e->hi);
+			sbx_msg("%s: refused: its fixed addresses 0x%lx-0x%lx overlap the sandbox "
+				"runtime's memory", e->path, (unsigned long)e->lo, (unsigned long)e->hi);
 			return -1;
 		}
 		if (r < 0)
@@ -264,20 +263,66 @@ static int elf_map(struct elf *e)
 	return 0;
 }
 
-static int elf_open(struct elf *e, const char *path)
+/* 0, -ENOEXEC (refused, with a message) or -errno from open */
+static int elf_open(struct elf *e, const char *path, bool quiet_open)
 {
+	int err;
+
 	memset(e, 0, sizeof(*e));
 	e->path = path;
 	e->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (e->fd < 0) {
-		fprintf(stderr, "dune-sandbox: %s: %s\n", path, strerror(errno));
-		return -1;
+		err = errno;
+		if (!quiet_open)
+			sbx_msg("%s: %s", path, strerror(err));
+		return -err;
 	}
 	if (elf_check(e)) {
 		close(e->fd);
-		return -1;
+		return -ENOEXEC;
 	}
 	return 0;
+}
+
+static int interp_allowed(const struct elf *prog)
+{
+	char norm[SBX_PATH_MAX];
+
+	if (sbx_path_normalise("/", prog->interp, norm, sizeof(norm)) ||
+	    !sbx_path_allowed(&sbx.pol, norm, SBX_ACC_READ)) {
+		sbx_msg("%s: refused: its ELF interpreter %s is not readable under the policy",
+			prog->path, prog->interp);
+		return -EACCES;
+	}
+	return 0;
+}
+
+static int interp_ok(const struct elf *interp)
+{
+	if (interp->eh.e_type != ET_DYN || interp->has_interp)
+		return bad(interp, "an ELF interpreter must be a position-independent "
+			   "executable without an interpreter of its own");
+	return 0;
+}
+
+int sbx_check_exec(const char *path)
+{
+	static struct elf e, ie;
+	int r = elf_open(&e, path, true);
+
+	if (r)
+		return r;
+	close(e.fd);
+	if (!e.has_interp)
+		return 0;
+	r = interp_allowed(&e);
+	if (r)
+		return r;
+	r = elf_open(&ie, e.interp, false);
+	if (r)
+		return -ENOEXEC;
+	close(ie.fd);
+	return interp_ok(&ie) ? -ENOEXEC : 0;
 }
 
 static uint64_t phdr_addr(const struct elf *e)
@@ -327,24 +372,19 @@ int sbx_load(const char *path, char *const argv[], char *const envp[],
 	uint64_t execfn, platform, random, *sp, words;
 	unsigned char rnd[16];
 
-	if (elf_open(&prog, path))
+	if (elf_open(&prog, path, false))
 		return -1;
 	run = &prog;
 	if (prog.has_interp) {
-		char norm[SBX_PATH_MAX];
-
 		close(prog.fd);
-		if (sbx_path_normalise("/", prog.interp, norm, sizeof(norm)) ||
-		    !sbx_path_allowed(&sbx.pol, norm, SBX_ACC_READ)) {
-			fprintf(stderr, "dune-sandbox: %s: refused: its ELF interpreter %s is not "
-				"readable under the policy\n", path, prog.interp);
+		if (interp_allowed(&prog))
+			return -1;
+		if (elf_open(&interp, prog.interp, false))
+			return -1;
+		if (interp_ok(&interp)) {
+			close(interp.fd);
 			return -1;
 		}
-		if (elf_open(&interp, prog.interp))
-			return -1;
-		if (interp.eh.e_type != ET_DYN || interp.has_interp)
-			return bad(&interp, "an ELF interpreter must be a position-independent "
-				   "executable without an interpreter of its own");
 		run = &interp;
 		/* ld.so loads the program: "ld.so --argv0 ARGV0 PROGRAM ARGS..." */
 		argv_out[argc++] = prog.interp;

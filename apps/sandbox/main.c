@@ -63,6 +63,19 @@ void sbx_log(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A message from the runtime, always (not only with "log on"). */
+void sbx_msg(const char *fmt, ...)
+{
+	va_list ap;
+	int fd = sbx.log_fd;
+
+	sbx.log_fd = err_fd;
+	va_start(ap, fmt);
+	vreport("dune-sandbox: ", fmt, ap);
+	va_end(ap);
+	sbx.log_fd = fd;
+}
+
 /* End the process as a native fault would: with the signal, default action. */
 static void die_signal(int sig) __attribute__((noreturn));
 static void die_signal(int sig)

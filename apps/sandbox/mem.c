@@ -9,6 +9,7 @@
  * policy's memory cap.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -348,4 +349,66 @@ long sbx_brk(long addr)
 	}
 	sbx.brk_cur = a;
 	return addr;
+}
+
+/* ---- execve: the program's memory goes away ---- */
+
+struct ranges {
+	uint64_t (*r)[2];
+	size_t n, cap;
+	bool oom;
+};
+
+static int collect_owned(void *arg, uintptr_t va, dune_pte_t *pte, int level)
+{
+	struct ranges *rs = arg;
+	dune_pte_t e = dune_pte_get(pte);
+	uint64_t sz = leaf_size(level);
+
+	if (!(e & DUNE_PTE_MAPPED) || !(e & DUNE_PTE_U))
+		return 0;
+	if (rs->n && rs->r[rs->n - 1][1] == va) {
+		rs->r[rs->n - 1][1] += sz;
+		return 0;
+	}
+	if (rs->n == rs->cap) {
+		size_t cap = rs->cap ? 2 * rs->cap : 256;
+		void *p = realloc(rs->r, cap * sizeof(rs->r[0]));
+
+		if (!p) {
+			rs->oom = true;
+			return 1;
+		}
+		rs->r = p;
+		rs->cap = cap;
+	}
+	rs->r[rs->n][0] = va;
+	rs->r[rs->n][1] = va + sz;
+	rs->n++;
+	return 0;
+}
+
+int sbx_release_all(void)
+{
+	struct ranges rs = { NULL, 0, 0, false };
+	size_t i;
+	int w;
+
+	sbx_in_window(0, 0);	/* loads the layout */
+	for (w = 0; w < nwindows; w++)
+		dune_vm_walk(sbx.vm, (void *)windows[w].va,
+			     (void *)(windows[w].va + windows[w].size), collect_owned, &rs);
+	if (rs.oom) {
+		free(rs.r);
+		return -ENOMEM;
+	}
+	for (i = 0; i < rs.n; i++) {
+		sbx_raw(SYS_munmap, (long)rs.r[i][0], (long)(rs.r[i][1] - rs.r[i][0]), 0, 0, 0, 0);
+		sbx_revoke(rs.r[i][0], rs.r[i][1] - rs.r[i][0]);
+	}
+	free(rs.r);
+	sbx.owned = 0;
+	/* a fresh brk region */
+	sbx_raw(SYS_munmap, (long)sbx.brk_base, (long)sbx.brk_max, 0, 0, 0, 0);
+	return sbx_brk_init(sbx.brk_max);
 }

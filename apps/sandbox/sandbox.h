@@ -81,6 +81,7 @@ struct sbx {
 extern struct sbx sbx;
 
 void sbx_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void sbx_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void sbx_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 bool sbx_is_runtime_fd(long fd);
 
@@ -107,6 +108,9 @@ long sbx_mremap(long old, long olen, long nlen, long flags, long naddr);
 long sbx_madvise(long addr, long len, long advice);
 long sbx_brk(long addr);
 int sbx_brk_init(uint64_t size);
+/* execve: unmap all the program's memory and its brk region, reserve a
+ * fresh one.  Returns 0 or -errno. */
+int sbx_release_all(void);
 
 /* ---- loader.c ---- */
 
@@ -121,6 +125,10 @@ struct sbx_image {
  * on failure. */
 int sbx_load(const char *path, char *const argv[], char *const envp[],
 	     struct sbx_image *img, uint64_t *rsp);
+
+/* Would sbx_load() take @path?  0, -ENOEXEC (refused, with a message),
+ * -EACCES (interpreter not allowed) or -errno from open. */
+int sbx_check_exec(const char *path);
 
 /* ---- syscalls.c ---- */
 

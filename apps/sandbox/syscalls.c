@@ -61,6 +61,7 @@ struct aspec {
 };
 
 struct call {
+	struct dune_tf *tf;
 	const struct sysent *e;
 	long a[6];
 	char path[SBX_PATH_MAX];	/* the (first) path, as checked */
@@ -941,6 +942,114 @@ static long sys_pselect6(struct call *c)
 	return fwd(c);
 }
 
+/*
+ * execve: the new image is loaded inside the sandbox, like the first one.
+ * Until the old image is gone every error is returned; after that (a
+ * failure to map the new one, which was checked just before) the program
+ * is killed, as the kernel does past its point of no return.
+ */
+#define EXEC_MAX_ARGS	4000
+#define EXEC_MAX_BYTES	(1 << 20)
+
+static long copy_strv(uint64_t u, char **out, char **pool, size_t *used)
+{
+	size_t i;
+	long r;
+
+	for (i = 0; u; i++) {
+		uint64_t p;
+
+		if (i >= EXEC_MAX_ARGS)
+			return -E2BIG;
+		if (!sbx_owned(u + i * 8, 8, DUNE_PERM_R))
+			return -EFAULT;
+		p = *(const uint64_t *)(u + i * 8);
+		if (!p)
+			break;
+		if (*used >= EXEC_MAX_BYTES)
+			return -E2BIG;
+		r = copy_str(p, *pool + *used, EXEC_MAX_BYTES - *used);
+		if (r)
+			return r == -ENAMETOOLONG ? -E2BIG : r;
+		out[i] = *pool + *used;
+		*used += strlen(out[i]) + 1;
+	}
+	out[i] = NULL;
+	return 0;
+}
+
+static long sys_execve(struct call *c)
+{
+	static char *argv[EXEC_MAX_ARGS + 1], *envp[EXEC_MAX_ARGS + 1];
+	static char prog[SBX_PATH_MAX];
+	static char *pool;
+	struct sbx_image img;
+	size_t used = 0;
+	uint64_t rsp;
+	long r, fd;
+	int i;
+
+	r = get_path(c, AT_FDCWD, (uint64_t)c->a[0], SBX_ACC_READ, c->path);
+	if (r)
+		return r;
+	/* the file it names must be allowed too (no symlink out) */
+	fd = sbx_raw(SYS_openat, AT_FDCWD, (long)c->path, O_PATH | O_CLOEXEC, 0, 0, 0);
+	if (fd < 0)
+		return fd;
+	i = fd_allowed(fd, SBX_ACC_READ);
+	sbx_raw(SYS_close, fd, 0, 0, 0, 0, 0);
+	if (!i) {
+		c->note = "refused: the file is outside the allowed paths";
+		return -EPERM;
+	}
+	if (sbx_raw(SYS_access, (long)c->path, X_OK, 0, 0, 0, 0))
+		return -EACCES;
+	if (!pool && !(pool = malloc(EXEC_MAX_BYTES)))
+		return -ENOMEM;
+	r = copy_strv((uint64_t)c->a[1], argv, &pool, &used);
+	if (!r)
+		r = copy_strv((uint64_t)c->a[2], envp, &pool, &used);
+	if (r)
+		return r;
+	if (!argv[0]) {
+		static char empty[] = "";
+
+		argv[0] = empty;	/* as Linux does for an empty argv */
+		argv[1] = NULL;
+	}
+	r = sbx_check_exec(c->path);
+	if (r) {
+		c->note = "refused: not an ELF program the sandbox can load";
+		return r;
+	}
+
+	/* the point of no return */
+	snprintf(prog, sizeof(prog), "%s", c->path);
+	if (sbx_release_all())
+		sbx_die("execve %s: cannot release the old image", prog);
+	for (i = 0; i < 1024; i++) {
+		long fl;
+
+		if (sbx_is_runtime_fd(i))
+			continue;
+		fl = sbx_raw(SYS_fcntl, i, F_GETFD, 0, 0, 0, 0);
+		if (fl >= 0 && (fl & FD_CLOEXEC))
+			sbx_raw(SYS_close, i, 0, 0, 0, 0, 0);
+	}
+	memset(has_recorded, 0, sizeof(has_recorded));
+	altstack[0] = 0;
+	altstack[1] = 2;	/* SS_DISABLE */
+	altstack[2] = 0;
+	sbx.user_fs = 0;
+	dune_set_user_fs(0);
+	sbx.prog = prog;
+	if (sbx_load(prog, argv, envp, &img, &rsp))
+		sbx_die("execve %s: cannot load the new image", prog);
+	dune_init_user_tf(c->tf, img.entry, rsp);
+	c->note = "emulated: new image loaded in the sandbox";
+	return 0;
+}
+
 static long sys_exit(struct call *c)
 {
 	/* single-threaded: exit is the end of the process */
@@ -980,7 +1089,7 @@ static long sys_sigreturn(struct call *c)
 #define NET	SBX_SYS_NET
 
 static const char no_threads[] = "refused, never allowed: its child would run natively, outside the sandbox";
-static const char no_exec[] = "refused, never allowed: the new image would run natively, outside the sandbox";
+static const char no_exec[] = "refused, never allowed: the sandbox emulates execve, not execveat";
 static const char no_host[] = "refused, never allowed: it changes the host process that is also the runtime";
 static const char no_link[] = "refused, never allowed: it follows symlinks or makes hard links out of the allowed paths";
 
@@ -1039,7 +1148,7 @@ static const struct sysent systab[] = {
 	NEVER(clone, no_threads),
 	NEVER(fork, no_threads),
 	NEVER(vfork, no_threads),
-	NEVER(execve, no_exec),
+	S(execve, 0, sys_execve),
 	S(exit, 0, sys_exit),
 	S(wait4, 0, NULL, ANY, POUTN(4), ANY, POUTN(144)),
 	S(kill, 0, sys_kill),
@@ -1241,6 +1350,7 @@ void sbx_syscall(struct dune_tf *tf)
 	const char *decision = "forwarded";
 
 	memset(&c, 0, sizeof(c));
+	c.tf = tf;
 	c.a[0] = (long)tf->rdi;
 	c.a[1] = (long)tf->rsi;
 	c.a[2] = (long)tf->rdx;

@@ -143,7 +143,27 @@ int main(int argc, char **argv)
 		if (p > 0)
 			waitpid(p, NULL, 0);
 		result("fork", p);
-		result("execve", execl("/bin/true", "true", (char *)NULL));
+		return 0;
+	}
+	if (!strcmp(m, "exec") && argc > 2) {
+		/* a descriptor without O_CLOEXEC survives, one with it does not */
+		int keep = open("/dev/null", O_RDONLY), gone = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		printf("exec: fds %d %d\n", keep, gone);
+		fflush(stdout);
+		execv(argv[2], argv + 2);
+		result("exec", -1);
+		return 0;
+	}
+	if (!strcmp(m, "fds")) {
+		/* after exec: which of 3..9 are open */
+		int fd;
+
+		printf("open fds:");
+		for (fd = 3; fd < 10; fd++)
+			if (fcntl(fd, F_GETFD) >= 0)
+				printf(" %d", fd);
+		printf("\n");
 		return 0;
 	}
 	if (!strcmp(m, "mem") && argc > 2) {
