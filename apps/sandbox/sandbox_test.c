@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -420,6 +421,11 @@ int main(int argc, char **argv)
 	expect_signal_or("VMMCALL kills the program with a report",
 			 ARGV(sandbox, prog_s, "vmmcall"), SIGILL, SIGSEGV, "VMMCALL");
 
+	printf("# FSGSBASE for user space: %s\n", getauxval(AT_HWCAP2) & 2 ? "yes" :
+	       "no (the WRFSBASE test only compares 'no fsgsbase')");
+	same("ring 3 with a garbage FS base (WRFSBASE) across a system call",
+	     ARGV(prog, "wrfsbase"), ARGV(sandbox, prog, "wrfsbase"));
+
 	/* ---- the runtime's own checks ---- */
 	pol_bad = p("%s/bad.policy", tmp);
 	write_file(pol_bad, "allow all\n\nnetwork maybe\n");
@@ -433,6 +439,10 @@ int main(int argc, char **argv)
 	expect("--log prints one line per decision",
 	       ARGV(sandbox, "--log", prog, "open", "/proc/self/maps"), 0, 0, "open: EPERM",
 	       "\"/proc/self/maps\" = -EPERM [refused: path not allowed by the policy]");
+
+	expect("--log escapes control characters in the program's paths",
+	       ARGV(sandbox, "--log", prog, "open", "/tmp/a\nforged: line"), 0, 0, "open: ENOENT",
+	       "\"/tmp/a\\x0aforged: line\" = -ENOENT [forwarded]");
 
 	printf("1..%d\n", tests);
 	printf("# %d passed, %d failed\n", tests - failed, failed);

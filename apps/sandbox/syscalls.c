@@ -1329,8 +1329,23 @@ static void log_call(const struct call *c, long nr, long ret, const char *decisi
 	char path[SBX_PATH_MAX + 8] = "";
 	char res[64];
 
-	if (c->path[0])
-		snprintf(path, sizeof(path), " \"%s\"", c->path);
+	if (c->path[0]) {
+		size_t i, n = 0;
+
+		/* the path is the program's: no control characters in the log */
+		path[n++] = ' ';
+		path[n++] = '"';
+		for (i = 0; c->path[i] && n < sizeof(path) - 6; i++) {
+			unsigned char ch = (unsigned char)c->path[i];
+
+			if (ch < 0x20 || ch == 0x7f || ch == '"' || ch == '\\')
+				n += (size_t)snprintf(path + n, sizeof(path) - n, "\\x%02x", ch);
+			else
+				path[n++] = (char)ch;
+		}
+		path[n++] = '"';
+		path[n] = '\0';
+	}
 	if (ret < 0 && ret > -4096 && strerrorname_np((int)-ret))
 		snprintf(res, sizeof(res), "-%s", strerrorname_np((int)-ret));
 	else

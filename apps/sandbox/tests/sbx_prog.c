@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -193,6 +194,29 @@ int main(int argc, char **argv)
 		raise(SIGUSR1);
 		printf("after raise\n");
 		return 0;
+	}
+	if (!strcmp(m, "wrfsbase")) {
+		/*
+		 * Point FS at garbage with WRFSBASE, make a system call with no
+		 * libc, and see that FS is still the garbage afterwards: the
+		 * runtime must neither use it nor lose it.
+		 */
+		static const char msg[] = "syscall with a garbage FS base: ok\n";
+		unsigned long old, now = 0, bad = 0x1000;
+		long r;
+
+		if (!(getauxval(AT_HWCAP2) & 2)) {	/* HWCAP2_FSGSBASE */
+			printf("no fsgsbase\n");
+			return 0;
+		}
+		__asm__ volatile("rdfsbase %0" : "=r"(old));
+		__asm__ volatile("wrfsbase %0" : : "r"(bad));
+		__asm__ volatile("syscall" : "=a"(r) : "a"(1L), "D"(1L), "S"(msg),
+				 "d"(sizeof(msg) - 1) : "rcx", "r11", "memory");
+		__asm__ volatile("rdfsbase %0" : "=r"(now));
+		__asm__ volatile("wrfsbase %0" : : "r"(old));
+		printf("fs base kept: %s\n", now == bad ? "yes" : "no");
+		return r == sizeof(msg) - 1 ? 0 : 1;
 	}
 	if (!strcmp(m, "read") && addr) {
 		printf("reading %p\n", addr);
