@@ -13,6 +13,8 @@ show $S /bin/busybox sha256sum /etc/passwd
 show $S $P hello "a dynamically linked program"
 show $S --log $P open /proc/self/maps 2>&1 | grep -E 'open|maps|exit'
 show $S $P socket
+show $S $P fork
+show $S $P exec /bin/busybox echo "execve is emulated: this is busybox, still in ring 3"
 show $S $P read 0x30000040
 show $S $P vmcall
 
