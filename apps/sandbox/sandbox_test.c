@@ -11,6 +11,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -253,6 +254,13 @@ static int find_dir(const char *argv0)
 	return access(sandbox, X_OK);
 }
 
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
 static char *p(const char *fmt, ...)
 {
 	va_list ap;
@@ -444,6 +452,7 @@ int main(int argc, char **argv)
 	       ARGV(sandbox, "--log", prog, "open", "/tmp/a\nforged: line"), 0, 0, "open: ENOENT",
 	       "\"/tmp/a\\x0aforged: line\" = -ENOENT [forwarded]");
 
+	nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	printf("1..%d\n", tests);
 	printf("# %d passed, %d failed\n", tests - failed, failed);
 	return failed ? 1 : 0;
