@@ -51,20 +51,20 @@
 #define __STR(x)	#x
 #define STR(x)		__STR(x)
 
-#define PTE_P		(1ULL << 0)
-#define PTE_W		(1ULL << 1)
+#define PTE_P		0x1ULL
+#define PTE_W		0x2ULL
 
-#define CR0_PE		(1ULL << 0)
-#define CR0_MP		(1ULL << 1)
-#define CR0_ET		(1ULL << 4)
-#define CR0_NE		(1ULL << 5)
-#define CR0_WP		(1ULL << 16)
-#define CR0_PG		(1ULL << 31)
-#define CR4_PAE		(1ULL << 5)
-#define EFER_LME	(1ULL << 8)
-#define EFER_LMA	(1ULL << 10)
-#define RFLAGS_IF	(1ULL << 9)
-#define RFLAGS_FIXED	(1ULL << 1)
+#define CR0_PE		0x1ULL
+#define CR0_MP		0x2ULL
+#define CR0_ET		0x10ULL
+#define CR0_NE		0x20ULL
+#define CR0_WP		0x10000ULL
+#define CR0_PG		0x80000000ULL
+#define CR4_PAE		0x20ULL
+#define EFER_LME	0x100ULL
+#define EFER_LMA	0x400ULL
+#define RFLAGS_IF	0x200ULL
+#define RFLAGS_FIXED	0x2ULL
 
 /*
  * The guest: position independent, copied to CODE_GPA.  RBX holds the address
@@ -74,27 +74,24 @@
 extern const unsigned char canary_guest[], canary_guest_hcall[],
 	canary_guest_report[], canary_guest_end[];
 asm(".pushsection .rodata\n"
-    "canary_guest:\n"
-    "	mov $" STR(HELLO_DATA) ", %eax\n"
-    "	out %eax, $" STR(PORT_HELLO) "\n"
-    "	movabs $" STR(STORE_DATA) ", %rax\n"
-    "	mov %rax, (%rbx)\n"
-    "	mov $" STR(HC_UNKNOWN) ", %eax\n"
-    "	xor %ebx, %ebx\n"
-    "	xor %ecx, %ecx\n"
-    "	xor %edx, %edx\n"
-    "	xor %esi, %esi\n"
-    "canary_guest_hcall:\n"
-    "	vmcall\n"
-    "canary_guest_report:\n"
-    "	out %eax, $" STR(PORT_HCALL) "\n"
-    "1:	hlt\n"
-    "	jmp 1b\n"
-    "canary_guest_end:\n"
-    ".popsection\n");
-
-#ifndef __stringify
-#endif
+	"canary_guest:\n"
+	"	mov $" STR(HELLO_DATA) ", %eax\n"
+	"	out %eax, $" STR(PORT_HELLO) "\n"
+	"	movabs $" STR(STORE_DATA) ", %rax\n"
+	"	mov %rax, (%rbx)\n"
+	"	mov $" STR(HC_UNKNOWN) ", %eax\n"
+	"	xor %ebx, %ebx\n"
+	"	xor %ecx, %ecx\n"
+	"	xor %edx, %edx\n"
+	"	xor %esi, %esi\n"
+	"canary_guest_hcall:\n"
+	"	vmcall\n"
+	"canary_guest_report:\n"
+	"	out %eax, $" STR(PORT_HCALL) "\n"
+	"1:	hlt\n"
+	"	jmp 1b\n"
+	"canary_guest_end:\n"
+	".popsection\n");
 
 static int kvm_fd = -1, vm_fd = -1, vcpu_fd = -1;
 static struct kvm_run *run;
