@@ -18,11 +18,8 @@
 
 #define RING3 __attribute__((section("dune_ring3"), noinline, used, \
 			      no_stack_protector, aligned(64)))
-#define RING3_INLINE static inline __attribute__((always_inline, no_stack_protector))
 
-extern char __start_dune_ring3[], __stop_dune_ring3[];
-
-RING3_INLINE long r3_syscall3(long nr, long a1, long a2, long a3)
+static RING3 long r3_syscall3(long nr, long a1, long a2, long a3)
 {
 	long ret;
 
@@ -45,7 +42,7 @@ struct shared {
 	char msg[32];
 	long msglen;
 	char path[64];
-	volatile long *secret;
+	long *secret;
 	long fs_word, fs_other_word;	/* what ring 3's FS base points at */
 	long fs_before, fs_after;	/* %fs:0 read by ring 3 */
 };
@@ -57,7 +54,7 @@ RING3 void ring3_main(struct shared *s)
 	/* forbidden: must not create the file */
 	s->open_ret = r3_syscall3(SYS_open, (long)s->path, O_CREAT | O_WRONLY, 0600);
 	s->reached = 1;
-	s->secret_value = *s->secret;		/* supervisor page: #PF */
+	s->secret_value = READ_ONCE(*s->secret);	/* supervisor page: #PF */
 	s->after_fault = 1;
 	r3_syscall3(SYS_exit, 0, 0, 0);
 	for (;;)
@@ -118,14 +115,14 @@ RING3 void ring3_read_fs(struct shared *s)
 static struct shared *sh;
 static char *ustack;
 #define USTACK_SIZE (64 * 1024)
-static volatile long supervisor_secret = 0x5ec2e7;
-static volatile long syscalls_seen, refused_nr, gp_seen, ud_seen;
-static volatile uintptr_t fault_addr;
-static volatile uint64_t fault_err, fault_cs;
+static long supervisor_secret = 0x5ec2e7;
+static long syscalls_seen, refused_nr, gp_seen, ud_seen;
+static uintptr_t fault_addr;
+static uint64_t fault_err, fault_cs;
 /* ring3_own_fs_base: the handler's view of its own TLS, and the new FS base */
 static __thread long tls_marker = 0x600d;
-static volatile long handler_tls;
-static volatile uint64_t fs_switch_to;
+static long handler_tls;
+static uint64_t fs_switch_to;
 
 static void sys_handler(struct dune_tf *tf)
 {

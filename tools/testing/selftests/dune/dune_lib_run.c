@@ -12,7 +12,6 @@
  * linked into this test ("--dune-run ARGS"), since the test initramfs
  * carries only the tests.
  */
-#include <dlfcn.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -180,14 +179,25 @@ static char lib_path[PATH_MAX];
 
 static void find_paths(struct __test_metadata *_metadata)
 {
-	Dl_info info;
 	ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
+	char line[PATH_MAX + 128], *path;
+	FILE *maps;
 
 	ASSERT_GT(n, 0);
 	self_path[n] = '\0';
-	/* the libdune.so this test is linked with */
-	ASSERT_NE(0, dladdr((void *)dune_probe, &info));
-	ASSERT_NE(NULL, realpath(info.dli_fname, lib_path));
+	/* the libdune.so this test is linked with, as the loader mapped it */
+	lib_path[0] = '\0';
+	maps = fopen("/proc/self/maps", "r");
+	ASSERT_NE(NULL, maps);
+	while (!lib_path[0] && fgets(line, sizeof(line), maps)) {
+		path = strchr(line, '/');
+		if (path && strstr(path, "/libdune.so")) {
+			path[strcspn(path, "\n")] = '\0';
+			ASSERT_NE(NULL, realpath(path, lib_path));
+		}
+	}
+	fclose(maps);
+	ASSERT_NE(0, lib_path[0]) TH_LOG("libdune.so is not in /proc/self/maps");
 }
 
 /* The real dune-run, if there is one. */
@@ -208,9 +218,10 @@ TEST(same_output_native_and_under_dune_run)
 {
 	static struct result native, dune;
 	const char *tool = real_dune_run();
-	char *nargv[] = { self_path, "--child", NULL };
-	char *dargv_real[] = { (char *)tool, "--lib", lib_path, "--", self_path, "--child", NULL };
-	char *dargv_copy[] = { self_path, "--dune-run", "--lib", lib_path, "--", self_path,
+	char *const nargv[] = { self_path, "--child", NULL };
+	char *const dargv_real[] = { (char *)tool, "--lib", lib_path, "--", self_path,
+				     "--child", NULL };
+	char *const dargv_copy[] = { self_path, "--dune-run", "--lib", lib_path, "--", self_path,
 			       "--child", NULL };
 
 	find_paths(_metadata);
@@ -236,8 +247,8 @@ TEST(dune_run_check)
 {
 	static struct result r;
 	const char *tool = real_dune_run();
-	char *argv_real[] = { (char *)tool, "--check", NULL };
-	char *argv_copy[] = { self_path, "--dune-run", "--check", NULL };
+	char *const argv_real[] = { (char *)tool, "--check", NULL };
+	char *const argv_copy[] = { self_path, "--dune-run", "--check", NULL };
 
 	find_paths(_metadata);
 	ASSERT_EQ(0, run(tool ? argv_real : argv_copy, &r));

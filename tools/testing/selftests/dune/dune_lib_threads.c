@@ -38,8 +38,8 @@ struct worker {
 static struct worker workers[NTHREADS];
 static __thread struct worker *self;
 /* the page this thread may fault on; set by the thread, cleared by the handler */
-static __thread volatile uintptr_t expect_fault;
-static __thread volatile long faults_taken;
+static __thread uintptr_t expect_fault;
+static __thread long faults_taken;
 
 static void pgflt(uintptr_t addr, uint64_t err, struct dune_tf *tf)
 {
@@ -77,8 +77,10 @@ struct walk_ctx {
 	long leaves;
 };
 
-/* Every leaf in the arena: 4 KiB, the identity through the layout, and
- * for the walker's own pages, the state its model says. */
+/*
+ * Every leaf in the arena: 4 KiB, the identity through the layout, and
+ * for the walker's own pages, the state its model says.
+ */
 static int walk_cb(void *arg, uintptr_t va, dune_pte_t *pte, int level)
 {
 	struct walk_ctx *c = arg;
@@ -107,7 +109,7 @@ static void check_own_page(struct worker *w, long i)
 
 	if (st != w->state[i])
 		fail(w, "translate disagrees with the model", i);
-	if (st != UNMAPPED && *(volatile uint64_t *)p != w->token[i])
+	if (st != UNMAPPED && READ_ONCE(*(uint64_t *)p) != w->token[i])
 		fail(w, "page lost its contents", i);
 }
 
@@ -125,11 +127,12 @@ static void private_cycle(struct worker *w, int round)
 	if (dune_vm_map_pages(vm, r, PRIV_SIZE, RW | DUNE_PERM_SMALL))
 		fail(w, "map private region", -1);
 	for (k = 0; k < 8; k++) {
-		volatile uint64_t *q = (uint64_t *)(r + (size_t)k * 64 * PAGE_SZ);
+		uint64_t *q = (uint64_t *)(r + (size_t)k * 64 * PAGE_SZ);
+		uint64_t want = (uint64_t)w->id << 32 | (uint64_t)(round - 1) << 8 | k;
 
-		if (round && *q != ((uint64_t)w->id << 32 | (uint64_t)(round - 1) << 8 | k))
+		if (round && READ_ONCE(*q) != want)
 			fail(w, "private page lost its contents", k);
-		*q = (uint64_t)w->id << 32 | (uint64_t)round << 8 | k;
+		WRITE_ONCE(*q, (uint64_t)w->id << 32 | (uint64_t)round << 8 | k);
 	}
 }
 
@@ -173,12 +176,12 @@ static void *worker_fn(void *arg)
 				w->state[i] = MAPPED_RW;
 			}
 			if (w->state[i] == UNMAPPED) {
-				expect_fault = (uintptr_t)p;
+				WRITE_ONCE(expect_fault, (uintptr_t)p);
 				w->faults_expected++;
 			}
 			w->token[i] = (uint64_t)w->id << 40 | (uint64_t)it;
-			*(volatile uint64_t *)p = w->token[i];
-			if (expect_fault)
+			WRITE_ONCE(*(uint64_t *)p, w->token[i]);
+			if (READ_ONCE(expect_fault))
 				fail(w, "no fault on an unmapped page", i);
 			break;
 		case 4:		/* check a page against the model */
@@ -203,7 +206,7 @@ static void *worker_fn(void *arg)
 		}
 	}
 	if (faults_taken != w->faults_expected)
-		fail(w, "#PF count", faults_taken);
+		fail(w, "#PF count", READ_ONCE(faults_taken));
 	return NULL;
 }
 
@@ -249,7 +252,7 @@ TEST_F_TIMEOUT(dune, eight_threads_map_unmap_walk, 280)
 		EXPECT_EQ(w->state[i], st) TH_LOG("page %ld", i);
 		if (st != UNMAPPED) {
 			mapped++;
-			EXPECT_EQ(w->token[i], *(volatile uint64_t *)(arena + i * PAGE_SZ));
+			EXPECT_EQ(w->token[i], READ_ONCE(*(uint64_t *)(arena + i * PAGE_SZ)));
 		}
 	}
 	c.w = &workers[0];

@@ -21,7 +21,7 @@ static struct {
 	uint64_t err;
 	uint64_t cs;
 } faults[8];
-static volatile int nr_faults;
+static int nr_faults;
 
 static char *page(int i)
 {
@@ -31,18 +31,18 @@ static char *page(int i)
 static void pgflt(uintptr_t addr, uint64_t err, struct dune_tf *tf)
 {
 	uintptr_t pg = addr & ~(PAGE_SZ - 1);
-	int n = nr_faults;
+	int n = READ_ONCE(nr_faults);
 
 	if (addr < (uintptr_t)region || addr >= (uintptr_t)page(8) || n >= 8)
 		dune_fatal_trap(tf);
 	faults[n].addr = addr;
 	faults[n].err = err;
 	faults[n].cs = tf->cs;
-	nr_faults = n + 1;
+	WRITE_ONCE(nr_faults, n + 1);
 
 	/* Page 4's handler touches page 5, which faults too: nesting. */
 	if (pg == (uintptr_t)page(4))
-		(void)*(volatile char *)page(5);
+		(void)READ_ONCE(*(char *)page(5));
 
 	if (err & PF_P) {
 		/* present: a permission fault; grant what was missing */
@@ -68,7 +68,7 @@ static void setup_region(struct __test_metadata *_metadata)
 	/* 4 KiB leaves, so that protecting one page leaves the others alone */
 	ASSERT_EQ(0, dune_vm_map_pages(dune_vm_current(), region, 8 * PAGE_SZ,
 				       RW | DUNE_PERM_SMALL));
-	nr_faults = 0;
+	WRITE_ONCE(nr_faults, 0);
 	ASSERT_EQ(0, dune_register_pgflt_handler(pgflt));
 }
 
@@ -76,24 +76,24 @@ TEST_F(dune, pgfault_not_present_read)
 {
 	setup_region(_metadata);
 	ASSERT_EQ(0, dune_vm_protect(dune_vm_current(), page(1), PAGE_SZ, 0));
-	EXPECT_EQ('b', *(volatile char *)(page(1) + 100));
-	ASSERT_EQ(1, nr_faults);
+	EXPECT_EQ('b', READ_ONCE(*(char *)(page(1) + 100)));
+	ASSERT_EQ(1, READ_ONCE(nr_faults));
 	EXPECT_EQ((uintptr_t)page(1) + 100, faults[0].addr);
 	EXPECT_EQ(0, faults[0].err & (PF_P | PF_W | PF_U));
 	EXPECT_EQ(DUNE_KERNEL_CS, faults[0].cs);
 	/* fixed: no more faults */
-	EXPECT_EQ('b', *(volatile char *)page(1));
-	EXPECT_EQ(1, nr_faults);
+	EXPECT_EQ('b', READ_ONCE(*(char *)page(1)));
+	EXPECT_EQ(1, READ_ONCE(nr_faults));
 }
 
 TEST_F(dune, pgfault_write_protected)
 {
 	setup_region(_metadata);
 	ASSERT_EQ(0, dune_vm_protect(dune_vm_current(), page(2), PAGE_SZ, DUNE_PERM_R));
-	EXPECT_EQ('c', *(volatile char *)page(2));	/* reads are fine */
-	EXPECT_EQ(0, nr_faults);
-	*(volatile char *)(page(2) + 8) = 'X';
-	ASSERT_EQ(1, nr_faults);
+	EXPECT_EQ('c', READ_ONCE(*(char *)page(2)));	/* reads are fine */
+	EXPECT_EQ(0, READ_ONCE(nr_faults));
+	WRITE_ONCE(*(char *)(page(2) + 8), 'X');
+	ASSERT_EQ(1, READ_ONCE(nr_faults));
 	EXPECT_EQ((uintptr_t)page(2) + 8, faults[0].addr);
 	EXPECT_EQ(PF_P | PF_W, faults[0].err & (PF_P | PF_W | PF_U));
 	EXPECT_EQ('X', page(2)[8]);
@@ -105,8 +105,8 @@ TEST_F(dune, pgfault_unmapped_then_mapped_by_handler)
 	setup_region(_metadata);
 	ASSERT_EQ(0, dune_vm_unmap(dune_vm_current(), page(3), PAGE_SZ));
 	EXPECT_EQ(-ENOENT, dune_vm_lookup(dune_vm_current(), page(3), NULL, NULL));
-	*(volatile char *)(page(3) + 4095) = 'Y';
-	ASSERT_EQ(1, nr_faults);
+	WRITE_ONCE(*(char *)(page(3) + 4095), 'Y');
+	ASSERT_EQ(1, READ_ONCE(nr_faults));
 	EXPECT_EQ((uintptr_t)page(3) + 4095, faults[0].addr);
 	EXPECT_EQ(PF_W, faults[0].err & (PF_P | PF_W | PF_U));
 	EXPECT_EQ('Y', page(3)[4095]);
@@ -118,12 +118,12 @@ TEST_F(dune, pgfault_nested_in_handler)
 	setup_region(_metadata);
 	ASSERT_EQ(0, dune_vm_protect(dune_vm_current(), page(4), PAGE_SZ, 0));
 	ASSERT_EQ(0, dune_vm_protect(dune_vm_current(), page(5), PAGE_SZ, 0));
-	EXPECT_EQ('e', *(volatile char *)page(4));
-	ASSERT_EQ(2, nr_faults);
+	EXPECT_EQ('e', READ_ONCE(*(char *)page(4)));
+	ASSERT_EQ(2, READ_ONCE(nr_faults));
 	EXPECT_EQ((uintptr_t)page(4), faults[0].addr);
 	EXPECT_EQ((uintptr_t)page(5), faults[1].addr);
-	EXPECT_EQ('f', *(volatile char *)page(5));
-	EXPECT_EQ(2, nr_faults);
+	EXPECT_EQ('f', READ_ONCE(*(char *)page(5)));
+	EXPECT_EQ(2, READ_ONCE(nr_faults));
 }
 
 TEST_F(dune, pgfault_no_execute)
@@ -136,15 +136,15 @@ TEST_F(dune, pgfault_no_execute)
 	memcpy(page(6), code, sizeof(code));
 	/* mapped RW without DUNE_PERM_X: NX is set, a fetch faults */
 	EXPECT_EQ(42, fn());
-	ASSERT_EQ(1, nr_faults);
+	ASSERT_EQ(1, READ_ONCE(nr_faults));
 	EXPECT_EQ((uintptr_t)page(6), faults[0].addr);
 	EXPECT_EQ(PF_P | PF_I, faults[0].err & (PF_P | PF_W | PF_U | PF_I));
 }
 
 /* ---- other exceptions ---- */
 
-static volatile int de_count, gp_count, ud_count, bp_count;
-static volatile uint64_t trap_rip, trap_err;
+static int de_count, gp_count, ud_count, bp_count;
+static uint64_t trap_rip, trap_err;
 
 static void de_handler(struct dune_tf *tf)
 {
@@ -177,7 +177,7 @@ static void bp_handler(struct dune_tf *tf)
 
 extern char dune_lib_div_insn[], dune_lib_gp_insn[], dune_lib_ud_insn[], dune_lib_bp_next[];
 
-static __attribute__((noinline)) uint64_t divide(uint64_t n, uint64_t *d)
+static __attribute__((noipa)) uint64_t divide(uint64_t n, uint64_t *d)
 {
 	uint64_t q = n, r = 0, c = *d;
 
@@ -188,7 +188,7 @@ static __attribute__((noinline)) uint64_t divide(uint64_t n, uint64_t *d)
 	return q;
 }
 
-static __attribute__((noinline)) uint64_t load_noncanonical(void)
+static __attribute__((noipa)) uint64_t load_noncanonical(void)
 {
 	uint64_t v = 0x8000000000000000ULL;
 
@@ -198,7 +198,7 @@ static __attribute__((noinline)) uint64_t load_noncanonical(void)
 	return v;
 }
 
-static __attribute__((noinline)) void undefined_and_breakpoint(void)
+static __attribute__((noipa)) void undefined_and_breakpoint(void)
 {
 	__asm__ volatile(".globl dune_lib_ud_insn\n"
 			 "dune_lib_ud_insn: ud2\n"
@@ -213,12 +213,12 @@ TEST_F(dune, divide_error_fixed_by_handler)
 
 	ASSERT_EQ(0, dune_register_intr_handler(0, de_handler));
 	EXPECT_EQ(25, divide(100, &d));
-	EXPECT_EQ(1, de_count);
+	EXPECT_EQ(1, READ_ONCE(de_count));
 	EXPECT_EQ(4, d);
-	EXPECT_EQ((uintptr_t)dune_lib_div_insn, trap_rip);
+	EXPECT_EQ((uintptr_t)dune_lib_div_insn, READ_ONCE(trap_rip));
 	d = 5;
 	EXPECT_EQ(20, divide(100, &d));
-	EXPECT_EQ(1, de_count);
+	EXPECT_EQ(1, READ_ONCE(de_count));
 }
 
 TEST_F(dune, general_protection_and_ud_and_bp)
@@ -227,13 +227,13 @@ TEST_F(dune, general_protection_and_ud_and_bp)
 	ASSERT_EQ(0, dune_register_intr_handler(6, ud_handler));
 	ASSERT_EQ(0, dune_register_intr_handler(3, bp_handler));
 	EXPECT_EQ(0x1234, load_noncanonical());
-	EXPECT_EQ(1, gp_count);
-	EXPECT_EQ((uintptr_t)dune_lib_gp_insn, trap_rip);
-	EXPECT_EQ(0, trap_err);
+	EXPECT_EQ(1, READ_ONCE(gp_count));
+	EXPECT_EQ((uintptr_t)dune_lib_gp_insn, READ_ONCE(trap_rip));
+	EXPECT_EQ(0, READ_ONCE(trap_err));
 	undefined_and_breakpoint();
-	EXPECT_EQ(1, ud_count);
-	EXPECT_EQ(1, bp_count);
-	EXPECT_EQ((uintptr_t)dune_lib_bp_next, trap_rip);
+	EXPECT_EQ(1, READ_ONCE(ud_count));
+	EXPECT_EQ(1, READ_ONCE(bp_count));
+	EXPECT_EQ((uintptr_t)dune_lib_bp_next, READ_ONCE(trap_rip));
 }
 
 TEST_F(dune, privileged_instructions_in_ring0)

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
@@ -23,8 +24,25 @@
 #include "kselftest_harness.h"
 
 #define PAGE_SZ		4096UL
+
+/*
+ * Accesses made as written (one plain load or store) and in program order:
+ * the tests fault on purpose, and trap handlers change counters between two
+ * lines of a test.  The fences are compiler barriers, no instructions.
+ */
+#define READ_ONCE(x) ({						\
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);			\
+	__atomic_load_n(&(x), __ATOMIC_RELAXED);			\
+})
+#define WRITE_ONCE(x, v) do {						\
+	__atomic_store_n(&(x), (v), __ATOMIC_RELAXED);			\
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);			\
+} while (0)
 #define RW		(DUNE_PERM_R | DUNE_PERM_W)
 #define RWX		(DUNE_PERM_R | DUNE_PERM_W | DUNE_PERM_X)
+
+/* The bounds of the section "dune_ring3" (dune_lib_ring3.c), from the linker. */
+extern char __start_dune_ring3[], __stop_dune_ring3[];
 
 /* Tests that enter Dune mode in their setup (one process per test). */
 FIXTURE(dune) {
@@ -77,18 +95,18 @@ static inline uint64_t dune_lib_rand(uint64_t *s)
 }
 
 /* main(): the harness, or "skip" (exit 4) where Dune mode is missing. */
-#define DUNE_LIB_MAIN							\
-int main(int argc, char **argv)						\
-{									\
-	int r = dune_probe();						\
-									\
-	if (r < 0) {							\
-		ksft_print_header();					\
-		ksft_exit_skip("no Dune mode: %s\n",			\
-			       dune_last_error()[0] ? dune_last_error() :	\
-			       dune_strerror(r));			\
-	}								\
-	return test_harness_run(argc, argv);				\
+static inline int dune_lib_main(int argc, char **argv)
+{
+	int r = dune_probe();
+
+	if (r < 0) {
+		ksft_print_header();
+		ksft_exit_skip("no Dune mode: %s\n",
+			       dune_last_error()[0] ? dune_last_error() : dune_strerror(r));
+	}
+	return test_harness_run(argc, argv);
 }
+
+#define DUNE_LIB_MAIN	int main(int argc, char **argv) { exit(dune_lib_main(argc, argv)); }
 
 #endif /* SELFTESTS_DUNE_LIB_UTIL_H */

@@ -11,11 +11,11 @@
 #define NPAGES	100
 
 static char *pages;
-static volatile int nr_faults;
-static volatile uintptr_t last_fault;
-static volatile uint64_t last_err;
+static int nr_faults;
+static uintptr_t last_fault;
+static uint64_t last_err;
 /* appel1: the page the handler protects next (-1: none) */
-static volatile int protect_next = -1;
+static int protect_next = -1;
 static int nr_protected;
 
 static int page_of(uintptr_t addr)
@@ -38,10 +38,10 @@ static void pgflt(uintptr_t addr, uint64_t err, struct dune_tf *tf)
 	dune_vm_protect(dune_vm_current(), pages + i * PAGE_SZ, PAGE_SZ, RW);
 	nr_protected--;
 	/* appel1 also protects another page in the handler (prot1) */
-	if (protect_next >= 0) {
+	if (READ_ONCE(protect_next) >= 0) {
 		dune_vm_protect(dune_vm_current(), pages + protect_next * PAGE_SZ, PAGE_SZ, 0);
 		nr_protected++;
-		protect_next = -1;
+		WRITE_ONCE(protect_next, -1);
 	}
 }
 
@@ -57,7 +57,7 @@ static void setup_pages(struct __test_metadata *_metadata)
 	for (i = 0; i < NPAGES; i++)
 		*(uint64_t *)(pages + i * PAGE_SZ) = 0x1000 + i;
 	ASSERT_EQ(0, dune_register_pgflt_handler(pgflt));
-	nr_faults = 0;
+	WRITE_ONCE(nr_faults, 0);
 	nr_protected = 0;
 }
 
@@ -94,7 +94,7 @@ TEST_F(dune, appel2_protN_trap_unprot)
 
 	setup_pages(_metadata);
 	for (round = 0; round < 5; round++) {
-		int before = nr_faults;
+		int before = READ_ONCE(nr_faults);
 
 		ASSERT_EQ(0, dune_vm_protect(dune_vm_current(), pages, NPAGES * PAGE_SZ, 0));
 		nr_protected = NPAGES;
@@ -104,17 +104,17 @@ TEST_F(dune, appel2_protN_trap_unprot)
 		for (k = 0; k < NPAGES; k++) {
 			uint64_t *p = (uint64_t *)(pages + order[k] * PAGE_SZ);
 
-			ASSERT_EQ(0x1000 + order[k] + round * 0x100000, *(volatile uint64_t *)p);
-			ASSERT_EQ(before + k + 1, nr_faults);
-			ASSERT_EQ((uintptr_t)p, last_fault);
-			ASSERT_EQ(0, last_err & 1);	/* not present */
+			ASSERT_EQ(0x1000 + order[k] + round * 0x100000, READ_ONCE(*(uint64_t *)p));
+			ASSERT_EQ(before + k + 1, READ_ONCE(nr_faults));
+			ASSERT_EQ((uintptr_t)p, READ_ONCE(last_fault));
+			ASSERT_EQ(0, READ_ONCE(last_err) & 1);	/* not present */
 			*p += 0x100000;			/* no second trap */
-			ASSERT_EQ(before + k + 1, nr_faults);
+			ASSERT_EQ(before + k + 1, READ_ONCE(nr_faults));
 		}
 		ASSERT_EQ(0, nr_protected);
-		ASSERT_EQ(before + NPAGES, nr_faults);
+		ASSERT_EQ(before + NPAGES, READ_ONCE(nr_faults));
 	}
-	TH_LOG("%d traps over 5 rounds of 100 pages", nr_faults);
+	TH_LOG("%d traps over 5 rounds of 100 pages", READ_ONCE(nr_faults));
 }
 
 /*
@@ -135,26 +135,28 @@ TEST_F(dune, appel1_prot1_trap_unprot)
 	for (k = 0; k < 1000; k++) {
 		int target = (int)(dune_lib_rand(&seed) % NPAGES);
 		bool prot = is_protected(target);
-		volatile uint64_t *p = (uint64_t *)(pages + target * PAGE_SZ);
+		uint64_t *p = (uint64_t *)(pages + target * PAGE_SZ);
 
 		if (prot) {
 			expect_faults++;
 			/* have the handler protect the previous page, if it is open */
-			protect_next = (prev != target && !is_protected(prev)) ? prev : -1;
+			WRITE_ONCE(protect_next,
+				   (prev != target && !is_protected(prev)) ? prev : -1);
 		}
-		ASSERT_EQ(0x1000 + target, *p);
-		ASSERT_EQ(expect_faults, nr_faults);
+		ASSERT_EQ(0x1000 + target, READ_ONCE(*p));
+		ASSERT_EQ(expect_faults, READ_ONCE(nr_faults));
 		if (prot)
-			ASSERT_EQ((uintptr_t)p, last_fault);
+			ASSERT_EQ((uintptr_t)p, READ_ONCE(last_fault));
 		ASSERT_FALSE(is_protected(target));
-		protect_next = -1;
+		WRITE_ONCE(protect_next, -1);
 		prev = target;
 	}
 	/* the tables agree with the count kept by the handler */
 	for (i = 0, k = 0; i < NPAGES; i++)
 		k += is_protected(i);
 	EXPECT_EQ(nr_protected, k);
-	TH_LOG("%d traps in 1000 accesses, %d pages protected at the end", nr_faults, k);
+	TH_LOG("%d traps in 1000 accesses, %d pages protected at the end",
+	       READ_ONCE(nr_faults), k);
 	EXPECT_GT(nr_faults, 100);
 }
 
@@ -174,7 +176,7 @@ TEST_F(dune, dirty_bits_set_by_writes_cleared_by_libdune)
 {
 	static const int written[] = { 0, 3, 7, 42, 63, 64, 99 };
 	uint64_t bm[2];
-	volatile uint64_t sum = 0;
+	uint64_t sum = 0;
 	int i, k;
 
 	setup_pages(_metadata);
@@ -183,7 +185,7 @@ TEST_F(dune, dirty_bits_set_by_writes_cleared_by_libdune)
 	ASSERT_EQ(0, collect(bm, 0));
 
 	for (i = 0; i < NPAGES; i++)		/* reads do not dirty */
-		sum += *(volatile uint64_t *)(pages + i * PAGE_SZ);
+		sum += READ_ONCE(*(uint64_t *)(pages + i * PAGE_SZ));
 	EXPECT_EQ(0, collect(bm, 0));
 
 	for (k = 0; k < 7; k++)
@@ -216,7 +218,7 @@ TEST_F(dune, dirty_bits_set_by_writes_cleared_by_libdune)
 						     DUNE_PTE_A | DUNE_PTE_D));
 	EXPECT_EQ(0, dune_vm_test_and_clear(dune_vm_current(), pages + 5 * PAGE_SZ, DUNE_PTE_A));
 	dune_flush_tlb_one(pages + 5 * PAGE_SZ);
-	sum += *(volatile char *)(pages + 5 * PAGE_SZ);
+	sum += READ_ONCE(*(char *)(pages + 5 * PAGE_SZ));
 	EXPECT_EQ(DUNE_PTE_A, dune_vm_test_and_clear(dune_vm_current(), pages + 5 * PAGE_SZ,
 						     DUNE_PTE_A | DUNE_PTE_D));
 	(void)sum;

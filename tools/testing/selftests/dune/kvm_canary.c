@@ -30,6 +30,7 @@
 #include <linux/kvm_para.h>
 
 #include "kselftest.h"
+#include "kvm_canary.h"
 
 #define MEM_SIZE	0x400000UL	/* 4 MiB memslot at guest-physical 0 */
 #define PML4_GPA	0x1000UL
@@ -71,8 +72,6 @@
  * of the data page on entry.  The hypercall instruction is VMCALL here and is
  * patched to VMMCALL on AMD.
  */
-extern const unsigned char canary_guest[], canary_guest_hcall[],
-	canary_guest_report[], canary_guest_end[];
 asm(".pushsection .rodata\n"
 	"canary_guest:\n"
 	"	mov $" STR(HELLO_DATA) ", %eax\n"
@@ -253,7 +252,10 @@ static void setup_vcpu(void)
 
 	set_seg(&sregs.cs, 0x08, 11, 1);
 	set_seg(&sregs.ds, 0x10, 3, 0);
-	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
+	sregs.es = sregs.ds;
+	sregs.fs = sregs.ds;
+	sregs.gs = sregs.ds;
+	sregs.ss = sregs.ds;
 
 	memset(&sregs.tr, 0, sizeof(sregs.tr));
 	sregs.tr.selector = 0x18;
@@ -382,7 +384,7 @@ int main(void)
 		ret = ret && regs.rax == (uint64_t)-KVM_ENOSYS &&
 		      regs.rip == report_rip;
 		if (!ret)
-			ksft_print_msg("after %s at 0x%llx: rax 0x%llx rip 0x%llx (want 0x%llx, 0x%llx)\n",
+			ksft_print_msg("%s at 0x%llx: rax 0x%llx rip 0x%llx, want 0x%llx 0x%llx\n",
 				       amd ? "VMMCALL" : "VMCALL",
 				       (unsigned long long)hcall_rip,
 				       (unsigned long long)regs.rax,
