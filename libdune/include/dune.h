@@ -233,7 +233,8 @@ DUNE_API void dune_passthrough_syscall(struct dune_tf *tf);
 /*
  * dune_set_user_fs - give ring 3 on the calling thread an FS base of its
  * own (its TLS pointer), separate from ring 0's.  Opt-in, per thread: by
- * default both rings share the thread's FS base.  Once set, libdune loads
+ * default ring 3 runs on ring 0's FS base (and ring 0's is loaded again on
+ * every entry from ring 3, whatever ring 3 did with it).  Once set, libdune loads
  * @base into FS whenever it enters ring 3 on this thread (IRETQ from
  * dune_jump_to_user() or from a trap or SYSCALL that came from ring 3) and
  * puts ring 0's FS base back on every entry from ring 3 before any C code

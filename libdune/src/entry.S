@@ -115,22 +115,25 @@
 .endm
 
 /*
- * Ring 3's own FS base (dune_set_user_fs): on entry from ring 3 save ring 3's
- * FS base and load ring 0's, before any C code (which uses TLS) runs; on the
- * way back load ring 3's.  GS is ring 0's (after SWAPGS).  Clobbers RAX, RCX,
- * RDX, which the callers have saved in the trap frame.
+ * The FS base on entry from ring 3: ring 0's, saved by dune_jump_to_user(),
+ * is loaded before any C code (which uses TLS) runs, whatever ring 3 did
+ * with WRFSBASE.  With its own FS base (dune_set_user_fs) ring 3's is saved
+ * first and loaded again on the way back; without, ring 3 runs on ring 0's
+ * and what it changes lasts until its next trap or system call.  GS is ring
+ * 0's (after SWAPGS).  Clobbers RAX, RCX, RDX, which the callers have saved
+ * in the trap frame.
  */
 .macro FS_TO_KERNEL
-	cmpq $0, %gs:PC_USER_FS_ON
-	je .Lfs_k_done\@
 	movl $MSR_FS_BASE, %ecx
+	cmpq $0, %gs:PC_USER_FS_ON
+	je .Lfs_k_load\@
 	rdmsr
 	movl %eax, %gs:PC_USER_FS
 	movl %edx, %gs:PC_USER_FS+4
+.Lfs_k_load\@:
 	movl %gs:PC_KERNEL_FS, %eax
 	movl %gs:PC_KERNEL_FS+4, %edx
 	wrmsr
-.Lfs_k_done\@:
 .endm
 
 .macro FS_TO_USER
@@ -482,13 +485,13 @@ FUNC dune_jump_to_user, default
 	orq $(RFLAGS_IF | 2), %rax
 	movq %rax, TF_RFLAGS(%rdi)
 
-	/* ring 3's own FS base: keep ring 0's for the entries from ring 3 */
-	cmpq $0, %gs:PC_USER_FS_ON
-	je 3f
+	/* keep ring 0's FS base for the entries from ring 3; ring 3's own */
 	movl $MSR_FS_BASE, %ecx
 	rdmsr
 	movl %eax, %gs:PC_KERNEL_FS
 	movl %edx, %gs:PC_KERNEL_FS+4
+	cmpq $0, %gs:PC_USER_FS_ON
+	je 3f
 	movl %gs:PC_USER_FS, %eax
 	movl %gs:PC_USER_FS+4, %edx
 	wrmsr

@@ -110,6 +110,16 @@ RING3 void ring3_read_fs(struct shared *s)
 		;
 }
 
+/* Point FS somewhere else with WRFSBASE, then make a system call. */
+RING3 void ring3_wrfsbase(struct shared *s)
+{
+	__asm__ volatile("wrfsbase %0" : : "r"(0xdead0000UL));
+	r3_syscall3(SYS_getpid, 0, 0, 0);
+	r3_syscall3(SYS_exit, 0, 0, 0);
+	for (;;)
+		;
+}
+
 /* ---- ring 0 side ---- */
 
 static struct shared *sh;
@@ -129,8 +139,8 @@ static void sys_handler(struct dune_tf *tf)
 	syscalls_seen++;
 	switch (tf->rax) {
 	case SYS_getpid:
+		handler_tls = tls_marker;	/* ring 0's FS base is back */
 		if (fs_switch_to) {
-			handler_tls = tls_marker;	/* ring 0's FS base is back */
 			if (dune_set_user_fs(fs_switch_to))
 				handler_tls = -1;
 		}
@@ -302,6 +312,26 @@ TEST_F(dune, ring3_own_fs_base)
 	ASSERT_EQ(0, dune_get_user_fs(&fs));
 	EXPECT_EQ((uintptr_t)&sh->fs_other_word, fs);
 	EXPECT_EQ(2, syscalls_seen);
+	EXPECT_TRUE(dune_in_guest());
+}
+
+/*
+ * Without an FS base of its own ring 3 runs on ring 0's, but what it does
+ * with WRFSBASE must not reach ring 0: the handler's TLS is intact.
+ */
+TEST_F(dune, ring3_wrfsbase_does_not_reach_ring0)
+{
+	uint64_t cr4;
+
+	__asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+	if (!(cr4 & (1UL << 16)))
+		SKIP(return, "CR4.FSGSBASE is clear: ring 3 cannot use WRFSBASE");
+	setup_ring3(_metadata);
+	handler_tls = 0;
+	EXPECT_EQ(0, run_ring3(ring3_wrfsbase, (long)sh));
+	EXPECT_EQ(0x600d, handler_tls) TH_LOG("the handler ran on ring 3's FS base");
+	EXPECT_EQ(2, syscalls_seen);
+	EXPECT_EQ(0x600d, tls_marker);
 	EXPECT_TRUE(dune_in_guest());
 }
 
