@@ -17,7 +17,6 @@
  * dune-run is the real one if it is found (next to the libdune build, or
  * $DUNE_RUN_BIN), else the copy of its code linked into this test.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -48,7 +47,7 @@ static pthread_cond_t all_done = PTHREAD_COND_INITIALIZER;
 static int queue[QUEUE_LEN], head, count, finished_jobs, closed;
 static uint64_t results[JOBS];
 static int worker_jobs[WORKERS], worker_ring[WORKERS];
-static volatile sig_atomic_t ticks, usr1_seen;
+static sig_atomic_t ticks, usr1_seen;	/* the handlers count */
 static __thread int my_jobs;
 
 static void on_tick(int sig)
@@ -131,11 +130,11 @@ static int primes_below(int n)
 }
 
 static sem_t sem;
-static volatile int sem_result, sem_errno, sem_waiting;
+static int sem_result, sem_errno, sem_waiting;
 
 static void *sem_waiter(void *arg)
 {
-	sem_waiting = 1;
+	WRITE_ONCE(sem_waiting, 1);
 	sem_result = sem_wait(&sem);
 	sem_errno = errno;
 	return NULL;
@@ -207,7 +206,7 @@ static int program(void)
 	       WEXITSTATUS(status) : -1, expect);
 
 	/* The timer goes on until it has ticked at least 20 times. */
-	while (ticks < 20)
+	while (READ_ONCE(ticks) < 20)
 		pause();
 	timer_delete(timer);
 	printf("timer: at least 20 ticks\n");
@@ -215,13 +214,13 @@ static int program(void)
 	/* A semaphore wait interrupted by a signal without SA_RESTART: EINTR. */
 	sem_init(&sem, 0, 0);
 	pthread_create(&sw, NULL, sem_waiter, NULL);
-	while (!sem_waiting)
+	while (!READ_ONCE(sem_waiting))
 		sched_yield();
-	for (i = 0; i < 1000 && !usr1_seen; i++) {
+	for (i = 0; i < 1000 && !READ_ONCE(usr1_seen); i++) {
 		struct timespec ts = { .tv_nsec = 5000000 };
 
 		nanosleep(&ts, NULL);
-		if (!usr1_seen)
+		if (!READ_ONCE(usr1_seen))
 			pthread_kill(sw, SIGUSR1);
 	}
 	pthread_join(sw, NULL);
@@ -286,6 +285,25 @@ static int run(char *const argv[], struct result *r)
 static char self_path[PATH_MAX];
 static char lib_path[PATH_MAX];
 
+/* The libdune.so this test is linked with, as the loader mapped it. */
+static void find_lib_path(struct __test_metadata *_metadata)
+{
+	char line[PATH_MAX + 128], *path;
+	FILE *maps = fopen("/proc/self/maps", "r");
+
+	ASSERT_NE(NULL, maps);
+	lib_path[0] = '\0';
+	while (!lib_path[0] && fgets(line, sizeof(line), maps)) {
+		path = strchr(line, '/');
+		if (path && strstr(path, "/libdune.so")) {
+			path[strcspn(path, "\n")] = '\0';
+			ASSERT_NE(NULL, realpath(path, lib_path));
+		}
+	}
+	fclose(maps);
+	ASSERT_NE(0, lib_path[0]) TH_LOG("libdune.so is not in /proc/self/maps");
+}
+
 static const char *real_dune_run(void)
 {
 	static char buf[PATH_MAX];
@@ -303,17 +321,16 @@ TEST(worker_pool_same_output_native_and_under_dune_run)
 {
 	static struct result native, dune;
 	const char *tool = real_dune_run();
-	char *nargv[] = { self_path, "--child", NULL };
-	char *dargv_real[] = { (char *)tool, "--lib", lib_path, "--", self_path, "--child", NULL };
-	char *dargv_copy[] = { self_path, "--dune-run", "--lib", lib_path, "--", self_path,
-			       "--child", NULL };
+	char *const nargv[] = { self_path, "--child", NULL };
+	char *const dargv_real[] = { (char *)tool, "--lib", lib_path, "--", self_path,
+				     "--child", NULL };
+	char *const dargv_copy[] = { self_path, "--dune-run", "--lib", lib_path, "--", self_path,
+				     "--child", NULL };
 	ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
-	Dl_info info;
 
 	ASSERT_GT(n, 0);
 	self_path[n] = '\0';
-	ASSERT_NE(0, dladdr((void *)dune_probe, &info));
-	ASSERT_NE(NULL, realpath(info.dli_fname, lib_path));
+	find_lib_path(_metadata);
 
 	ASSERT_EQ(0, run(nargv, &native));
 	ASSERT_EQ(0, run(tool ? dargv_real : dargv_copy, &dune));
@@ -325,8 +342,8 @@ TEST(worker_pool_same_output_native_and_under_dune_run)
 	EXPECT_STREQ("rings: main 3, workers 3 3 3 3\n", native.err);
 	EXPECT_STREQ("rings: main 0, workers 0 0 0 0\n", dune.err);
 	/* What the native run must have printed, whatever the scheduling. */
-	EXPECT_NE(NULL, strstr(native.out, "jobs: 240 done by 4 workers, thread-local counts "
-				       "add up to 240\n"));
+	EXPECT_NE(NULL, strstr(native.out,
+			       "jobs: 240 done by 4 workers, thread-local counts add up to 240\n"));
 	EXPECT_NE(NULL, strstr(native.out, "child: exit status 47, expected 47\n"));
 	EXPECT_NE(NULL, strstr(native.out, "timer: at least 20 ticks\nsem_wait: -1 EINTR\n"));
 	EXPECT_STREQ(native.out, dune.out);

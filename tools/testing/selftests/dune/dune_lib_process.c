@@ -16,6 +16,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <assert.h>
 #include <cpuid.h>
 #include <stdalign.h>
 #include <elf.h>
@@ -141,8 +142,9 @@ static double now(clockid_t c)
 /* ---- sigaltstack ---- */
 
 static alignas(64) char alt_stack[64 * 1024];
-static volatile int alt_on, alt_flags, segv_code, segv_addr_ok;
-static char *volatile ro_page;
+/* Set by the handlers; read after kill() returns or the faulting store. */
+static int alt_on, alt_flags, segv_code, segv_addr_ok;
+static char *ro_page;
 
 static bool on_alt_stack(void *p)
 {
@@ -165,9 +167,9 @@ static void on_segv_alt(int sig, siginfo_t *si, void *uc)
 
 	alt_on = on_alt_stack(&here);
 	segv_code = si->si_code;
-	segv_addr_ok = si->si_addr == ro_page;
+	segv_addr_ok = si->si_addr == READ_ONCE(ro_page);
 	/* Fix the mapping: the access is retried when the handler returns. */
-	mprotect(ro_page, PAGE_SZ, PROT_READ | PROT_WRITE);
+	mprotect(READ_ONCE(ro_page), PAGE_SZ, PROT_READ | PROT_WRITE);
 }
 
 static void scenario_sigaltstack(int fd)
@@ -187,12 +189,12 @@ static void scenario_sigaltstack(int fd)
 	dprintf(fd, "SIGUSR1: on the alternate stack %d, ss_flags there %d, after %d\n",
 		alt_on, alt_flags, cur.ss_flags);
 
-	alt_on = 0;
-	ro_page = mmap(NULL, PAGE_SZ, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	*(volatile char *)ro_page = 42;
+	WRITE_ONCE(alt_on, 0);
+	WRITE_ONCE(ro_page, mmap(NULL, PAGE_SZ, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+	WRITE_ONCE(*ro_page, 42);
 	dprintf(fd, "SIGSEGV: on the alternate stack %d, %s, si_addr right %d, value %d\n",
-		alt_on, segv_code == SEGV_ACCERR ? "SEGV_ACCERR" : "other code",
-		segv_addr_ok, *(volatile char *)ro_page);
+		READ_ONCE(alt_on), READ_ONCE(segv_code) == SEGV_ACCERR ? "SEGV_ACCERR" :
+		"other code", READ_ONCE(segv_addr_ok), READ_ONCE(*ro_page));
 }
 
 TEST_F_TIMEOUT(proc, sigaltstack_handlers, 120)
@@ -206,7 +208,7 @@ TEST_F_TIMEOUT(proc, sigaltstack_handlers, 120)
 /* ---- blocking calls interrupted by a signal ---- */
 
 static int feed[2];
-static volatile int futex_word;
+static int futex_word;
 static int alarm_flags;
 
 static void on_alarm_feed(int sig)
@@ -216,7 +218,7 @@ static void on_alarm_feed(int sig)
 	/* The byte a restarted read gets; the value a restarted wait sees. */
 	if (write(feed[1], &c, 1) != 1)
 		_exit(70);
-	futex_word = 1;
+	WRITE_ONCE(futex_word, 1);
 }
 
 static void alarm_in(int usec)
@@ -242,13 +244,13 @@ static void scenario_interrupted(int fd)
 	r = read(feed[0], &c, 1);
 	dprintf(fd, "read: %ld %s\n", r, r < 0 ? ename(errno) : (c == 'x' ? "x" : "?"));
 
-	futex_word = 0;
+	WRITE_ONCE(futex_word, 0);
 	alarm_in(50000);
 	r = syscall(SYS_futex, &futex_word, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
 	dprintf(fd, "futex wait: %ld %s\n", r, r < 0 ? ename(errno) : "");
 
 	/* With a timeout: -ERESTART_RESTARTBLOCK, EINTR whatever SA_RESTART. */
-	futex_word = 0;
+	WRITE_ONCE(futex_word, 0);
 	alarm_in(50000);
 	t0 = now(CLOCK_MONOTONIC);
 	r = syscall(SYS_futex, &futex_word, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0);
@@ -371,7 +373,8 @@ static void scenario_as(int fd)
 		dprintf(fd, "no VmSize\n");
 		return;
 	}
-	rl.rlim_cur = rl.rlim_max = vm_kb * 1024 + 64 * MB;
+	rl.rlim_cur = vm_kb * 1024 + 64 * MB;
+	rl.rlim_max = rl.rlim_cur;
 	if (setrlimit(RLIMIT_AS, &rl)) {
 		dprintf(fd, "setrlimit: %s\n", ename(errno));
 		return;
@@ -442,7 +445,7 @@ TEST_F_TIMEOUT(proc, rlimit_fsize_sigxfsz, 120)
  * RLIMIT_CPU: the guest spins in ring 0 without a single system call; the
  * host must count guest time as the task's and send SIGXCPU.
  */
-static volatile uint64_t spins;
+static uint64_t spins;
 
 static void scenario_cpu(int fd)
 {
@@ -456,7 +459,7 @@ static void scenario_cpu(int fd)
 	}
 	/* Billions of iterations: far more than a second anywhere here. */
 	for (i = 0; i < (1ULL << 40); i++)
-		spins = i;
+		WRITE_ONCE(spins, i);
 	dprintf(fd, "no SIGXCPU\n");
 }
 
@@ -493,10 +496,10 @@ static void scenario_stack(int fd)
 		return;
 	}
 	/* The stack grows within the limit... */
-	*(volatile char *)(sp - 1 * MB) = 1;
+	WRITE_ONCE(*(sp - 1 * MB), 1);
 	dprintf(fd, "1 MiB below: ok\n");
 	/* ...and not beyond: SIGSEGV. */
-	*(volatile char *)(sp - 4 * MB) = 1;
+	WRITE_ONCE(*(sp - 4 * MB), 1);
 	dprintf(fd, "4 MiB below: no SIGSEGV\n");
 }
 
@@ -518,7 +521,7 @@ static bool have_fs(const char *name)
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	buf[n > 0 ? n : 0] = '\0';
-	return strstr(buf, name) != NULL;
+	return strstr(buf, name);
 }
 
 static int write_file(const char *path, const char *s)
@@ -601,8 +604,8 @@ static void loud_console(int *ooms, int *splats, char *first_splat, size_t size)
 			break;
 		}
 		rec[n] = '\0';
-		*ooms += strstr(rec, "invoked oom-killer") != NULL;
-		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		*ooms += !!strstr(rec, "invoked oom-killer");
+		for (i = 0; i < ARRAY_SIZE(bad); i++) {
 			if (strstr(rec, bad[i])) {
 				if (!(*splats)++)
 					snprintf(first_splat, size, "%s", rec);
@@ -676,7 +679,7 @@ TEST_F_TIMEOUT(proc, cgroup_memory_max_oom_kills, 200)
 	pid_t pid;
 
 	if (!have_fs("cgroup2"))
-		SKIP(return, "no cgroup2 in /proc/filesystems (kernel without CONFIG_CGROUPS/MEMCG)");
+		SKIP(return, "no cgroup2 in /proc/filesystems (no CONFIG_CGROUPS/MEMCG)");
 	mkdir(mnt, 0755);
 	if (access("/tmp/dune_cgroup2/cgroup.controllers", F_OK))
 		ASSERT_EQ(0, mount("none", mnt, "cgroup2", 0, NULL))
@@ -896,10 +899,10 @@ TEST_F_TIMEOUT(proc, proc_self_maps, 120)
 
 /* ---- ptrace from outside ---- */
 
-static volatile long trace_magic = 0x5a5a1234abcdL;
-static volatile int trace_go_on;
-static volatile long trace_iters;
-extern char __executable_start[], etext[];
+/* Read and written by the tracer, with PTRACE_PEEKDATA and PTRACE_POKEDATA. */
+static long trace_magic = 0x5a5a1234abcdL;
+static int trace_go_on;
+static long trace_iters;
 
 static void tracee(int ready)
 {
@@ -907,7 +910,7 @@ static void tracee(int ready)
 
 	if (write(ready, &c, 1) != 1)
 		_exit(71);
-	while (!trace_go_on) {
+	while (!READ_ONCE(trace_go_on)) {
 		syscall(SYS_getppid);
 		trace_iters++;
 	}
@@ -1031,9 +1034,8 @@ static void probe_vector_features(void)
 static __attribute__((target("avx"))) long ymm_syscall(const void *in, void *out, long nr,
 						       long a0, long a1, long a2)
 {
-	asm volatile(
 #define L(n) "vmovdqu " #n "*32(%[in]), %%ymm" #n "\n"
-		L(0) L(1) L(2) L(3) L(4) L(5) L(6) L(7)
+	asm volatile(L(0) L(1) L(2) L(3) L(4) L(5) L(6) L(7)
 		L(8) L(9) L(10) L(11) L(12) L(13) L(14) L(15)
 #undef L
 		"syscall\n"
@@ -1053,9 +1055,8 @@ static __attribute__((target("avx"))) long ymm_syscall(const void *in, void *out
 static __attribute__((target("avx512f"))) long zmm_syscall(const void *in, void *out,
 							   long nr, long a0, long a1, long a2)
 {
-	asm volatile(
 #define L(n) "vmovdqu64 " #n "*64(%[in]), %%zmm" #n "\n"
-		L(0) L(1) L(2) L(3) L(4) L(5) L(6) L(7)
+	asm volatile(L(0) L(1) L(2) L(3) L(4) L(5) L(6) L(7)
 		L(8) L(9) L(10) L(11) L(12) L(13) L(14) L(15)
 		L(16) L(17) L(18) L(19) L(20) L(21) L(22) L(23)
 		L(24) L(25) L(26) L(27) L(28) L(29) L(30) L(31)
@@ -1221,7 +1222,7 @@ TEST_F_TIMEOUT(proc, xcr0_as_native, 120)
 	 * with the BNDCFGS controls, never SVM).
 	 */
 	if (strncmp(mn, md, 10))
-		TH_LOG("XCR0 MPX bits differ (KVM does not offer MPX here): %.10s native, %.10s in Dune mode",
+		TH_LOG("XCR0 MPX bits differ (no MPX from KVM here): %.10s native, %.10s Dune",
 		       mn + 2, md + 2);
 }
 
@@ -1292,8 +1293,7 @@ TEST_F_TIMEOUT(proc, pkru, 120)
 	if (strstr(d.text, "OSPKE 0")) {
 		/* The guest runs with CR4.PKE clear: RDPKRU/WRPKRU would #UD. */
 		EXPECT_STREQ("pkey_alloc ok, pkey_mprotect ok, OSPKE 0\n", d.text);
-		TH_LOG("PKU is not enabled in Dune mode (guest CR4.PKE clear): "
-		       "the system calls work, protection keys are not enforced");
+		TH_LOG("no PKU in Dune mode (CR4.PKE clear): the pkey calls work, no enforcing");
 	} else {
 		EXPECT_STREQ(n.text, d.text);
 	}
@@ -1303,43 +1303,80 @@ TEST_F_TIMEOUT(proc, pkru, 120)
 
 typedef int (*vdso_clock_fn)(clockid_t, struct timespec *);
 
+/*
+ * The parts of the vDSO's ELF64 image (little endian) that a symbol lookup
+ * reads, as laid out in the ELF specification: the file header, program
+ * headers, the dynamic section and the dynamic symbols.
+ */
+struct vdso_ehdr {
+	unsigned char ident[16];
+	uint16_t type, machine;
+	uint32_t version;
+	uint64_t entry, phoff, shoff;
+	uint32_t flags;
+	uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
+};
+
+struct vdso_phdr {
+	uint32_t type, flags;
+	uint64_t offset, vaddr, paddr, filesz, memsz, align;
+};
+
+struct vdso_dyn {
+	int64_t tag;
+	uint64_t val;
+};
+
+struct vdso_sym {
+	uint32_t name;
+	uint8_t info, other;
+	uint16_t shndx;
+	uint64_t value, size;
+};
+
+static_assert(sizeof(struct vdso_ehdr) == 64, "ELF64 file header");
+static_assert(sizeof(struct vdso_phdr) == 56, "ELF64 program header");
+static_assert(sizeof(struct vdso_dyn) == 16, "ELF64 dynamic entry");
+static_assert(sizeof(struct vdso_sym) == 24, "ELF64 symbol");
+
 /* A symbol of the vDSO, from its ELF dynamic symbol table (DT_HASH). */
 static void *vdso_sym(const char *name)
 {
 	uintptr_t base = getauxval(AT_SYSINFO_EHDR), load = 0;
-	const Elf64_Ehdr *eh = (const void *)base;
-	const Elf64_Phdr *ph;
-	const Elf64_Dyn *dyn = NULL, *d;
-	const Elf64_Sym *sym = NULL;
+	const struct vdso_ehdr *eh = (const void *)base;
+	const struct vdso_phdr *ph;
+	const struct vdso_dyn *dyn = NULL, *d;
+	const struct vdso_sym *sym = NULL;
 	const uint32_t *hash = NULL;
 	const char *str = NULL;
 	uint32_t i;
 	int k;
 
-	if (!base)
+	if (!base || eh->phentsize != sizeof(*ph))
 		return NULL;
-	ph = (const void *)(base + eh->e_phoff);
-	for (k = 0; k < eh->e_phnum; k++) {
-		if (ph[k].p_type == PT_LOAD && !load)
-			load = base + ph[k].p_offset - ph[k].p_vaddr;
-		else if (ph[k].p_type == PT_DYNAMIC)
-			dyn = (const void *)(base + ph[k].p_offset);
+	ph = (const void *)(base + eh->phoff);
+	for (k = 0; k < eh->phnum; k++) {
+		if (ph[k].type == PT_LOAD && !load)
+			load = base + ph[k].offset - ph[k].vaddr;
+		else if (ph[k].type == PT_DYNAMIC)
+			dyn = (const void *)(base + ph[k].offset);
 	}
 	if (!dyn || !load)
 		return NULL;
-	for (d = dyn; d->d_tag != DT_NULL; d++) {
-		if (d->d_tag == DT_SYMTAB)
-			sym = (const void *)(load + d->d_un.d_ptr);
-		else if (d->d_tag == DT_STRTAB)
-			str = (const void *)(load + d->d_un.d_ptr);
-		else if (d->d_tag == DT_HASH)
-			hash = (const void *)(load + d->d_un.d_ptr);
+	for (d = dyn; d->tag != DT_NULL; d++) {
+		if (d->tag == DT_SYMTAB)
+			sym = (const void *)(load + d->val);
+		else if (d->tag == DT_STRTAB)
+			str = (const void *)(load + d->val);
+		else if (d->tag == DT_HASH)
+			hash = (const void *)(load + d->val);
 	}
 	if (!sym || !str || !hash)
 		return NULL;
+	/* DT_HASH: nbucket, nchain; nchain is the number of symbols. */
 	for (i = 0; i < hash[1]; i++)
-		if (sym[i].st_shndx != SHN_UNDEF && !strcmp(str + sym[i].st_name, name))
-			return (void *)(load + sym[i].st_value);
+		if (sym[i].shndx != SHN_UNDEF && !strcmp(str + sym[i].name, name))
+			return (void *)(load + sym[i].value);
 	return NULL;
 }
 

@@ -43,6 +43,8 @@
 
 /* The bounds of the section "dune_ring3" (dune_lib_ring3.c), from the linker. */
 extern char __start_dune_ring3[], __stop_dune_ring3[];
+/* The start of the program and the end of its text, from the linker. */
+extern char __executable_start[], etext[];
 
 /* Tests that enter Dune mode in their setup (one process per test). */
 FIXTURE(dune) {
