@@ -95,7 +95,8 @@ static uint64_t mix(uint64_t x)
 #define DEFAULT_SEED	0x64756e6566757a7aULL
 static uint64_t base_seed;
 static int iters_override, only_iter = -1;
-static uint64_t skip_calls, zero_regs;	/* DUNE_FUZZ_SKIP: VMCALLs (bit i = call i) not made */
+/* DUNE_FUZZ_SKIP: VMCALLs (bit i = call i) not made */
+static uint64_t skip_calls, zero_regs;
 static int budget_s = 12;
 
 static void read_env(void)
@@ -144,10 +145,7 @@ struct fuzz_shared {
 static struct fuzz_shared *sh;
 static bool in_guest;	/* no libc system calls: exit with a VMCALL */
 
-static noreturn void violation(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
-
-static noreturn void violation(const char *fmt, ...)
+static noreturn __printf(1, 2) void violation(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -229,7 +227,7 @@ static const char *health_problem(void)
 		if (n <= 0)
 			return NULL;
 		rec[n] = 0;
-		for (i = 0; i < sizeof(splat_words) / sizeof(splat_words[0]); i++)
+		for (i = 0; i < ARRAY_SIZE(splat_words); i++)
 			if (strstr(rec, splat_words[i])) {
 				snprintf(what, sizeof(what), "kernel log: %.500s", rec);
 				return what;
@@ -277,7 +275,6 @@ asm(".text\n"
 	".endr\n"
 	".noaltmacro\n"
 	".text\n");
-extern const uint64_t fuzz_exc_tables[64];
 
 static alignas(16) struct dune_idt_entry fuzz_idt[256];
 
@@ -344,8 +341,6 @@ asm(".text\n"
 	"	pushq fuzz_regs+128(%rip)\n"
 	"	fuzz_load_gprs\n"
 	"	iretq\n");
-void fuzz_ring0_go(void);
-void fuzz_ring3_go(void);
 
 /*
  * One VMCALL (fuzz_vmcall_frame_i) or VMMCALL (_a) with every GPR but RSP
@@ -406,8 +401,6 @@ asm(".text\n"
 	".endm\n"
 	"fuzz_frame fuzz_vmcall_frame_i, vmcall\n"
 	"fuzz_frame fuzz_vmcall_frame_a, vmmcall\n");
-void fuzz_vmcall_frame_i(uint64_t *f);
-void fuzz_vmcall_frame_a(uint64_t *f);
 
 static const char *const reg_names[15] = {
 	"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10",
@@ -466,7 +459,7 @@ static uint64_t pick_value(void)
 	};
 
 	switch (rnd_below(5)) {
-	case 0: return edges[rnd_below(sizeof(edges) / sizeof(edges[0]))];
+	case 0: return edges[rnd_below(ARRAY_SIZE(edges))];
 	case 1: return (uint64_t)scratch + rnd_below(SCRATCH_PAGES * PAGE_SZ);
 	case 2: return rnd_below(4096);
 	case 3: return -rnd_below(4096);
@@ -495,7 +488,8 @@ static const int harmless[] = {
 	SYS_sched_getparam, SYS_sched_getscheduler, SYS_getitimer,
 	SYS_newfstatat, SYS_access, SYS_readlink, SYS_statfs, SYS_sigaltstack,
 };
-#define NR_HARMLESS	(int)(sizeof(harmless) / sizeof(harmless[0]))
+
+#define NR_HARMLESS	((int)ARRAY_SIZE(harmless))
 #define FIRST_INVALID_NR	(__NR_mseal + 1)
 /*
  * uretprobe (6.12 stable) passes every seccomp filter and sends SIGILL
@@ -531,7 +525,8 @@ static void install_filter(int vm_fd)
 						      (t) - n - 1, (e) - n - 1))
 #define JGE(k, t, e)		((struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, k, \
 						      (t) - n - 1, (e) - n - 1))
-#define LOAD(field)		INSN(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, field))
+#define LOAD(field)		INSN(BPF_LD | BPF_W | BPF_ABS, \
+				     offsetof(struct seccomp_data, field))
 	f[n] = LOAD(arch); n++;
 	f[n] = JEQ(AUDIT_ARCH_X86_64, n + 1, deny); n++;
 	f[n] = LOAD(nr); n++;
@@ -595,7 +590,8 @@ static void print_outcome(struct __test_metadata *_metadata, const char *what,
 		if (!o->exits[i])
 			continue;
 		if (i >= 100 && i < 132)
-			n += snprintf(line + n, sizeof(line) - n, " exc%d:%ld", i - 100, o->exits[i]);
+			n += snprintf(line + n, sizeof(line) - n, " exc%d:%ld", i - 100,
+				      o->exits[i]);
 		else if (i > FUZZ_LEFT_DUNE && i <= FUZZ_LEFT_DUNE + 4)
 			n += snprintf(line + n, sizeof(line) - n, " left(%d):%ld",
 				      i - FUZZ_LEFT_DUNE, o->exits[i]);
@@ -636,7 +632,7 @@ static void print_hung(struct __test_metadata *_metadata, pid_t pid)
 	ssize_t n;
 	int fd;
 
-	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(files); i++) {
 		snprintf(path, sizeof(path), "/proc/%d/%s", pid, files[i]);
 		fd = open(path, O_RDONLY);
 		if (fd < 0)
@@ -690,21 +686,26 @@ static bool wait_bounded(struct __test_metadata *_metadata, pid_t pid, int *stat
 static void print_trace(struct __test_metadata *_metadata)
 {
 	long i = sh->traced > 16 ? sh->traced - 16 : 0;
+	char line[512];
 
 	for (; i < sh->traced; i++) {
 		uint64_t *t = sh->trace[i % 16];
 
-		TH_LOG("  VMCALL %ld: nr %#llx (%llu) args %#llx %#llx %#llx %#llx %#llx %#llx -> %#llx",
-		       i, (unsigned long long)t[0], (unsigned long long)t[0] & 0xffffffff,
-		       (unsigned long long)t[5], (unsigned long long)t[4],
-		       (unsigned long long)t[3], (unsigned long long)t[9],
-		       (unsigned long long)t[7], (unsigned long long)t[8],
-		       (unsigned long long)t[15]);
-		TH_LOG("    rbx %#llx rcx %#llx rbp %#llx r11 %#llx r12 %#llx r13 %#llx r14 %#llx r15 %#llx",
-		       (unsigned long long)t[1], (unsigned long long)t[2],
-		       (unsigned long long)t[6], (unsigned long long)t[10],
-		       (unsigned long long)t[11], (unsigned long long)t[12],
-		       (unsigned long long)t[13], (unsigned long long)t[14]);
+		snprintf(line, sizeof(line),
+			 "  VMCALL %ld: nr %#llx (%llu) args %#llx %#llx %#llx %#llx %#llx %#llx -> %#llx",
+			 i, (unsigned long long)t[0], (unsigned long long)t[0] & 0xffffffff,
+			 (unsigned long long)t[5], (unsigned long long)t[4],
+			 (unsigned long long)t[3], (unsigned long long)t[9],
+			 (unsigned long long)t[7], (unsigned long long)t[8],
+			 (unsigned long long)t[15]);
+		TH_LOG("%s", line);
+		snprintf(line, sizeof(line),
+			 "    rbx %#llx rcx %#llx rbp %#llx r11 %#llx r12 %#llx r13 %#llx r14 %#llx r15 %#llx",
+			 (unsigned long long)t[1], (unsigned long long)t[2],
+			 (unsigned long long)t[6], (unsigned long long)t[10],
+			 (unsigned long long)t[11], (unsigned long long)t[12],
+			 (unsigned long long)t[13], (unsigned long long)t[14]);
+		TH_LOG("%s", line);
 	}
 }
 
@@ -719,6 +720,7 @@ static void run_fuzz(struct __test_metadata *_metadata, const char *what,
 {
 	struct outcome o = {};
 	double start = now();
+	char report[2048];
 	sigset_t set;
 	long i;
 
@@ -759,10 +761,12 @@ static void run_fuzz(struct __test_metadata *_metadata, const char *what,
 		}
 		if (!wait_bounded(_metadata, pid, &status)) {
 			o.hangs++;
+			snprintf(report, sizeof(report),
+				 "%s iteration %ld (seed %#llx): still running %d s after its %d s alarm%s; %s",
+				 what, i, (unsigned long long)base_seed, GRACE_S, ALARM_S,
+				 status == -1 ? "; SIGKILL did not end it" : "", sh->desc);
 			EXPECT_TRUE(false)
-				TH_LOG("%s iteration %ld (seed %#llx): still running %d s after its %d s alarm%s; %s",
-				       what, i, (unsigned long long)base_seed, GRACE_S, ALARM_S,
-				       status == -1 ? "; SIGKILL did not end it" : "", sh->desc);
+				TH_LOG("%s", report);
 			print_trace(_metadata);
 			break;
 		}
@@ -771,12 +775,15 @@ static void run_fuzz(struct __test_metadata *_metadata, const char *what,
 		 * The guest's exceptions go to its IDT: a host-side #UD, #DE or
 		 * #DB/#BP would mean one reached the host.
 		 */
-		if (WIFSIGNALED(status) && (WTERMSIG(status) == SIGILL || WTERMSIG(status) == SIGFPE ||
-					    WTERMSIG(status) == SIGTRAP)) {
+		if (WIFSIGNALED(status) &&
+		    (WTERMSIG(status) == SIGILL || WTERMSIG(status) == SIGFPE ||
+		     WTERMSIG(status) == SIGTRAP)) {
+			snprintf(report, sizeof(report),
+				 "%s iteration %ld (seed %#llx): killed by %s, an exception on the host side; %s",
+				 what, i, (unsigned long long)base_seed,
+				 strsignal(WTERMSIG(status)), sh->desc);
 			EXPECT_TRUE(false)
-				TH_LOG("%s iteration %ld (seed %#llx): killed by %s, an exception on the host side; %s",
-				       what, i, (unsigned long long)base_seed,
-				       strsignal(WTERMSIG(status)), sh->desc);
+				TH_LOG("%s", report);
 			print_trace(_metadata);
 			break;
 		}
@@ -876,7 +883,7 @@ static void child_random_bytes(void)
 			{ 0x0f, 0x0b }, { 0xf4 }, { 0x0f, 0x05 }, { 0x48, 0xcf },
 			{ 0xe4 }, { 0xec }, { 0x0f, 0x35 }, { 0x0f, 0x34 },
 		};
-		const uint8_t *s = starts[rnd_below(sizeof(starts) / sizeof(starts[0]))];
+		const uint8_t *s = starts[rnd_below(ARRAY_SIZE(starts))];
 
 		for (i = 0; i < 3 && i < len && (i == 0 || s[i]); i++)
 			code[i] = s[i];
@@ -905,7 +912,8 @@ static void child_random_bytes(void)
 			n += snprintf(sh->desc + n, sizeof(sh->desc) - n, " %02x", code[i]);
 		for (i = 0; i < 17 && n < (int)sizeof(sh->desc) - 32; i++)
 			n += snprintf(sh->desc + n, sizeof(sh->desc) - n, "%s%s=%#llx",
-				      i ? " " : "; ", i < 15 ? reg_names[i] : i == 15 ? "rsp" : "rip",
+				      i ? " " : "; ",
+				      i < 15 ? reg_names[i] : i == 15 ? "rsp" : "rip",
 				      (unsigned long long)fuzz_regs[i]);
 	}
 
@@ -938,6 +946,8 @@ static void child_ring3(void)
 
 #define CALLS_PER_CHILD	40
 static uint64_t frame[30];
+/* What a number no table has gets natively (the guest must get the same) */
+static long native_bad_nr_err;
 
 static uint64_t pick_arg(long nr, int idx)
 {
@@ -950,11 +960,11 @@ static uint64_t pick_arg(long nr, int idx)
 	/* Lengths stay small or absurd: nothing may populate much memory. */
 	if ((nr == SYS_mmap || nr == SYS_munmap || nr == SYS_mprotect || nr == SYS_madvise ||
 	     nr == SYS_mincore || nr == SYS_msync || nr == SYS_mremap) && idx == 1)
-		return lens[rnd_below(sizeof(lens) / sizeof(lens[0]))];
+		return lens[rnd_below(ARRAY_SIZE(lens))];
 	if (nr == SYS_mremap && idx == 2)
-		return lens[rnd_below(sizeof(lens) / sizeof(lens[0]))];
+		return lens[rnd_below(ARRAY_SIZE(lens))];
 	if (nr == SYS_madvise && idx == 2)
-		return advice[rnd_below(sizeof(advice) / sizeof(advice[0]))];
+		return advice[rnd_below(ARRAY_SIZE(advice))];
 	if ((nr == SYS_mmap || nr == SYS_mprotect || nr == SYS_madvise || nr == SYS_munmap ||
 	     nr == SYS_mremap) && idx == 0 && !one_in(4))
 		return (uint64_t)scratch + rnd_below(SCRATCH_PAGES) * PAGE_SZ;
@@ -981,13 +991,16 @@ static void guest_vmcalls(void)
 			expect = 1;			/* any result */
 		} else if (kind < 8) {
 			/* numbers no table has, with junk in the high half */
-			uint32_t lo = one_in(2) ? FIRST_INVALID_NR + rnd_below(0x40000000 - FIRST_INVALID_NR) :
-					0x80000000U + rnd_below(0x80000000U);
+			uint32_t lo;
 
+			if (one_in(2))
+				lo = FIRST_INVALID_NR + rnd_below(0x40000000 - FIRST_INVALID_NR);
+			else
+				lo = 0x80000000U + rnd_below(0x80000000U);
 			if (one_in(4))
 				lo = FIRST_INVALID_NR + rnd_below(4);
 			nr = (one_in(2) ? rnd() << 32 : 0) | lo;
-			expect = -ENOSYS;
+			expect = -native_bad_nr_err;
 		} else {
 			/* a real call the filter denies: never runs */
 			do
@@ -1026,12 +1039,12 @@ static void guest_vmcalls(void)
 		count_result(ret, ret < 0 && ret >= -4095 ? -ret : 0);
 		for (k = 1; k < 15; k++)
 			if (frame[15 + k] != frame[k])
-				violation("VMCALL %#lx changed %s: %#llx -> %#llx", nr, reg_names[k],
-					  (unsigned long long)frame[k],
+				violation("VMCALL %#lx changed %s: %#llx -> %#llx", nr,
+					  reg_names[k], (unsigned long long)frame[k],
 					  (unsigned long long)frame[15 + k]);
 		if (expect != 1 && ret != expect)
 			violation("VMCALL %#lx (%s) returned %ld, expected %ld", nr,
-				  expect == -ENOSYS ? "no such call" : "denied by seccomp",
+				  kind < 8 ? "no such call" : "denied by seccomp",
 				  ret, expect);
 		if (expect == 1 && ret < -4095)
 			violation("VMCALL %ld returned %#lx: neither a result nor an errno",
@@ -1049,6 +1062,10 @@ static void child_vmcalls(void)
 
 	map_scratch();
 	child_vm();
+	errno = 0;
+	if (syscall(FIRST_INVALID_NR) != -1 || !errno)
+		_exit(FUZZ_SETUP_FAILED);
+	native_bad_nr_err = errno;
 	dune_init_config(&vm, &cfg, guest_vmcalls, vmcall_stack, sizeof(vmcall_stack));
 	setup_fuzz_idt(&cfg);
 	/* The guest may munmap its scratch: keep its own stack elsewhere. */
@@ -1064,8 +1081,15 @@ static void child_vmcalls(void)
 /* (a) random KVM_DUNE_ENTER structures and ioctl sequences */
 
 #define E(x)		(1ULL << (x))
-#define EBIT(e)		((e) < 63 ? E(e) : (e) == EOPNOTSUPP ? E(63) : 0)
 #define SUCCESS_OK	E(0)	/* bit 0 (no errno 0): success is allowed */
+
+/* The bit of errno @e in an allowed set: E(e) below 63, EOPNOTSUPP (95) as 63 */
+static uint64_t ebit(int e)
+{
+	if (e < 63)
+		return E(e);
+	return e == EOPNOTSUPP ? E(63) : 0;
+}
 
 static int vm_fd;		/* -1 once closed */
 static int vm_fd_closed = -1;	/* its number, for EBADF */
@@ -1077,7 +1101,7 @@ static void check_ioctl(const char *what, long r, int err, uint64_t allowed)
 	count_result(r, err);
 	if (r >= 0 && !(allowed & SUCCESS_OK))
 		violation("%s succeeded (returned %ld); expected an error", what, r);
-	if (r < 0 && !(allowed & EBIT(err)))
+	if (r < 0 && !(allowed & ebit(err)))
 		violation("%s failed with %s (%d), not a documented errno", what,
 			  strerrorname_np(err) ? strerrorname_np(err) : "?", err);
 }
@@ -1148,24 +1172,54 @@ static void mutate(struct kvm_dune_enter *c)
 
 	while (n--) {
 		switch (rnd_below(16)) {
-		case 0: c->flags = one_in(2) ? 1U << rnd_below(32) : rnd(); break;
-		case 1: c->exit_reason = 1 + rnd_below(8); break;
-		case 2: c->exit_info[rnd_below(2)] = pick_value() | 1; break;
-		case 3: c->reserved[rnd_below(8)] = pick_value() | 1; break;
-		case 4: c->gdt.padding[rnd_below(3)] = 1 + rnd_below(0xffff); break;
-		case 5: c->idt.padding[rnd_below(3)] = 1 + rnd_below(0xffff); break;
-		case 6: c->regs.rip = random_address(); break;
-		case 7: c->regs.rsp = random_address(); break;
-		case 8: c->gdt.base = random_address(); c->gdt.limit = rnd(); break;
-		case 9: c->idt.base = random_address(); c->idt.limit = rnd(); break;
+		case 0:
+			c->flags = one_in(2) ? 1U << rnd_below(32) : rnd();
+			break;
+		case 1:
+			c->exit_reason = 1 + rnd_below(8);
+			break;
+		case 2:
+			c->exit_info[rnd_below(2)] = pick_value() | 1;
+			break;
+		case 3:
+			c->reserved[rnd_below(8)] = pick_value() | 1;
+			break;
+		case 4:
+			c->gdt.padding[rnd_below(3)] = 1 + rnd_below(0xffff);
+			break;
+		case 5:
+			c->idt.padding[rnd_below(3)] = 1 + rnd_below(0xffff);
+			break;
+		case 6:
+			c->regs.rip = random_address();
+			break;
+		case 7:
+			c->regs.rsp = random_address();
+			break;
+		case 8:
+			c->gdt.base = random_address();
+			c->gdt.limit = rnd();
+			break;
+		case 9:
+			c->idt.base = random_address();
+			c->idt.limit = rnd();
+			break;
 		case 10:
 			c->regs.rflags = one_in(2) ? (2 | 1ULL << rnd_below(64)) : rnd();
 			c->regs.rflags |= 0x200;	/* IF: see the top of the file */
 			break;
-		case 11: c->cr3 = pick_value(); break;
-		case 12: c->cr3 = w->gpa + (rnd_below(w->size) & ~0xfffULL) + rnd_below(2) * 0x18; break;
-		case 13: c->cr3 ^= 1ULL << rnd_below(64); break;
-		case 14: c->cr3 = w->gpa + w->size - PAGE_SZ * rnd_below(3); break;
+		case 11:
+			c->cr3 = pick_value();
+			break;
+		case 12:
+			c->cr3 = w->gpa + (rnd_below(w->size) & ~0xfffULL) + rnd_below(2) * 0x18;
+			break;
+		case 13:
+			c->cr3 ^= 1ULL << rnd_below(64);
+			break;
+		case 14:
+			c->cr3 = w->gpa + w->size - PAGE_SZ * rnd_below(3);
+			break;
 		default:
 			/* general registers: always valid */
 			((uint64_t *)&c->regs)[rnd_below(16)] = pick_value();
@@ -1219,8 +1273,6 @@ static bool in_list(const unsigned long *l, size_t n, unsigned long cmd)
 	return false;
 }
 
-#define IN(l, cmd)	in_list(l, sizeof(l) / sizeof(l[0]), cmd)
-
 static unsigned long random_kvm_cmd(void)
 {
 	return _IOC(rnd_below(4), KVMIO, rnd_below(256), rnd_below(1 << 10));
@@ -1252,7 +1304,7 @@ static void op_fork_eio(void)
 		_exit(FUZZ_VIOLATION);	/* the message is in sh->msg */
 }
 
-static volatile int spin_stop;
+static int spin_stop;
 static alignas(16) uint8_t thread_stack[65536];
 static long thread_tid;
 
@@ -1260,7 +1312,7 @@ static void guest_thread_spin(void)
 {
 	long tid = gsys0(SYS_gettid);
 
-	while (!__atomic_load_n(&spin_stop, __ATOMIC_RELAXED))
+	while (!READ_ONCE(spin_stop))
 		if (gsys0(SYS_gettid) != tid) {
 			in_guest = true;
 			violation("a thread in Dune mode got another gettid()");
@@ -1396,7 +1448,8 @@ static void child_ioctls(void)
 			const struct kvm_dune_window *w =
 				&layout0.windows[rnd_below(layout0.nr_windows)];
 
-			m.slot = one_in(2) ? rnd_below(4) : one_in(2) ? 1 << 16 | rnd_below(4) : rnd();
+			m.slot = one_in(2) ? rnd_below(4) :
+				 one_in(2) ? 1 << 16 | rnd_below(4) : rnd();
 			m.flags = one_in(2) ? 0 : one_in(2) ? 1 << rnd_below(3) : rnd();
 			m.guest_phys_addr = one_in(2) ? w->gpa : rnd() & ~0xfffULL;
 			m.memory_size = one_in(3) ? 0 : one_in(2) ? PAGE_SZ : SZ_1G;
@@ -1442,9 +1495,9 @@ static void child_ioctls(void)
 		}
 		case 8:		/* x86 VM and vCPU ioctls: EPERM */
 			do
-				cmd = one_in(2) ? refused[rnd_below(sizeof(refused) / sizeof(refused[0]))] :
+				cmd = one_in(2) ? refused[rnd_below(ARRAY_SIZE(refused))] :
 				      random_kvm_cmd();
-			while (IN(generic_vm, cmd));
+			while (in_list(generic_vm, ARRAY_SIZE(generic_vm), cmd));
 			r = ioctl(fd, cmd, one_in(2) ? (uint64_t)scratch : pick_value());
 			snprintf(what, sizeof(what), "ioctl %#lx on the Dune VM", cmd);
 			check_ioctl(what, r, errno, E(EPERM));
@@ -1452,17 +1505,18 @@ static void child_ioctls(void)
 		case 9: {	/* generic VM ioctls with junk */
 			long fdr;
 
-			cmd = generic_vm[rnd_below(sizeof(generic_vm) / sizeof(generic_vm[0]) - 2)];
+			cmd = generic_vm[rnd_below(ARRAY_SIZE(generic_vm) - 2)];
 			if (cmd == KVM_CREATE_VCPU || cmd == KVM_ENABLE_CAP ||
 			    cmd == KVM_SET_USER_MEMORY_REGION || cmd == KVM_SET_USER_MEMORY_REGION2)
 				break;	/* above, with their own rules */
-			arg = one_in(3) ? bad_pointer(64, true) : (uint64_t)scratch + rnd_below(PAGE_SZ);
+			arg = one_in(3) ? bad_pointer(64, true) :
+					  (uint64_t)scratch + rnd_below(PAGE_SZ);
 			fdr = ioctl(fd, cmd, arg);
 			snprintf(what, sizeof(what), "ioctl %#lx (generic) on the Dune VM", cmd);
 			check_ioctl(what, fdr, errno,
 				    SUCCESS_OK | E(EINVAL) | E(EFAULT) | E(ENOENT) | E(ENXIO) |
 				    E(ENODEV) | E(EEXIST) | E(EBADF) | E(EPERM) | E(ENOTTY) |
-				    E(ENOSPC) | E(E2BIG) | E(ENOMEM) | EBIT(EOPNOTSUPP));
+				    E(ENOSPC) | E(E2BIG) | E(ENOMEM) | ebit(EOPNOTSUPP));
 			if (fdr > 2 && (cmd == KVM_GET_STATS_FD || cmd == KVM_CREATE_DEVICE ||
 					cmd == KVM_CREATE_GUEST_MEMFD))
 				close(fdr);
@@ -1474,11 +1528,13 @@ static void child_ioctls(void)
 
 			switch (rnd_below(5)) {
 			case 0:
-				type = one_in(2) ? KVM_X86_DUNE_VM : one_in(2) ? rnd_below(32) : rnd();
+				type = one_in(2) ? KVM_X86_DUNE_VM :
+				       one_in(2) ? rnd_below(32) : rnd();
 				nfd = ioctl(kvm_fd, KVM_CREATE_VM, type);
 				snprintf(what, sizeof(what), "KVM_CREATE_VM type %#lx", type);
 				if (type == KVM_X86_DUNE_VM)
-					check_ioctl(what, nfd, errno, vm_fd >= 0 || dup_fd >= 0 || thread ?
+					check_ioctl(what, nfd, errno,
+						    vm_fd >= 0 || dup_fd >= 0 || thread ?
 						    E(EEXIST) : SUCCESS_OK | E(EEXIST));
 				else
 					check_ioctl(what, nfd, errno, (type < 32 ? SUCCESS_OK : 0) |
@@ -1494,7 +1550,7 @@ static void child_ioctls(void)
 			case 2:
 				do
 					cmd = random_kvm_cmd();
-				while (IN(dev_ioctls, cmd));
+				while (in_list(dev_ioctls, ARRAY_SIZE(dev_ioctls), cmd));
 				r = ioctl(kvm_fd, cmd, scratch);
 				snprintf(what, sizeof(what), "ioctl %#lx on /dev/kvm", cmd);
 				check_ioctl(what, r, errno, E(EINVAL));
@@ -1509,10 +1565,11 @@ static void child_ioctls(void)
 					violation("KVM_CAP_X86_DUNE is %ld", r);
 				break;
 			default:
-				cmd = dev_ioctls[7 + rnd_below(sizeof(dev_ioctls) / sizeof(dev_ioctls[0]) - 7)];
+				cmd = dev_ioctls[7 + rnd_below(ARRAY_SIZE(dev_ioctls) - 7)];
 				arg = one_in(3) ? bad_pointer(64, true) : (uint64_t)scratch;
+				/* the buffer starts with a count: nmsrs or nent */
 				if (arg == (uint64_t)scratch)
-					*(uint32_t *)scratch = rnd_below(300);	/* nmsrs / nent */
+					*(uint32_t *)scratch = rnd_below(300);
 				r = ioctl(kvm_fd, cmd, arg);
 				snprintf(what, sizeof(what), "ioctl %#lx on /dev/kvm", cmd);
 				check_ioctl(what, r, errno, SUCCESS_OK | E(EFAULT) | E(E2BIG) |
@@ -1550,7 +1607,7 @@ static void child_ioctls(void)
 			break;
 		}
 	}
-	__atomic_store_n(&spin_stop, 1, __ATOMIC_RELAXED);
+	WRITE_ONCE(spin_stop, 1);
 	_exit(0);
 }
 

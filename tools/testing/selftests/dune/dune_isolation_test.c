@@ -135,7 +135,7 @@ TEST(no_permission_on_dev_kvm_no_vm)
 
 static uint64_t host_lstar;	/* entry_SYSCALL_64, from /proc/kallsyms */
 
-static uint64_t kallsyms(const char *name)
+static uint64_t kernel_symbol(const char *name)
 {
 	char line[256], sym[128], type;
 	unsigned long long addr;
@@ -275,7 +275,7 @@ TEST(no_kernel_address_or_host_lstar_visible)
 
 	if (no_dune(_metadata))
 		return;
-	host_lstar = kallsyms("entry_SYSCALL_64");
+	host_lstar = kernel_symbol("entry_SYSCALL_64");
 	TH_LOG("host LSTAR (entry_SYSCALL_64) %s",
 	       host_lstar ? "found in /proc/kallsyms" : "unknown: checking kernel addresses only");
 	ASSERT_EQ(0, pipe(leak_pipe));
@@ -298,12 +298,13 @@ TEST(no_kernel_address_or_host_lstar_visible)
 
 		memcpy(&base, &dt[i][2], 8);
 		EXPECT_FALSE(kernel_address(base))
-			TH_LOG("guest %s base %#llx", i ? "IDTR" : "GDTR", (unsigned long long)base);
+			TH_LOG("guest %s base %#llx", i ? "IDTR" : "GDTR",
+			       (unsigned long long)base);
 	}
 
 	/* What /proc says of the process while it blocks in a VMCALL */
 	usleep(100000);
-	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(files); i++) {
 		char path[64];
 		size_t len;
 		const char *text, *bad;
@@ -318,7 +319,8 @@ TEST(no_kernel_address_or_host_lstar_visible)
 
 				memcpy(&v, text + j, 8);
 				EXPECT_FALSE(kernel_address(v))
-					TH_LOG("%s word %u: %#llx", path, j / 8, (unsigned long long)v);
+					TH_LOG("%s word %u: %#llx", path, j / 8,
+					       (unsigned long long)v);
 			}
 			continue;
 		}
@@ -365,7 +367,7 @@ TEST(structures_read_back_hold_no_kernel_address)
 
 	if (no_dune(_metadata))
 		return;
-	host_lstar = kallsyms("entry_SYSCALL_64");
+	host_lstar = kernel_symbol("entry_SYSCALL_64");
 	for (i = 0; i < 2; i++) {
 		int status, fds[2];
 		pid_t pid;
@@ -408,7 +410,7 @@ static void raise_exception(void)
 {
 	switch (exc_vector) {
 	case 0: {	/* #DE */
-		volatile uint32_t zero = 0;
+		uint32_t zero = 0;
 		uint32_t a = 1, d = 0;
 
 		asm volatile("divl %2" : "+a"(a), "+d"(d) : "r"(zero));
@@ -452,12 +454,12 @@ static void guest_ring0_exception(void)
 
 static void guest_ring3_exception(void)
 {
-	struct { uint16_t limit; uint64_t base; } __attribute__((packed)) idtr;
+	uint8_t idtr[10];	/* the limit, then the base (not aligned) */
 	struct dune_idt_entry *idt;
 
 	/* INT3 from ring 3 needs a DPL 3 gate, as in any OS */
 	asm volatile("sidt %0" : "=m"(idtr));
-	idt = (struct dune_idt_entry *)idtr.base;
+	idt = (struct dune_idt_entry *)guest_read64((uint64_t)&idtr[2]);
 	idt[3].type = 0xee;
 	guest_load_tr();
 	guest_jump_to_user(user_raise, user_stack + sizeof(user_stack));
@@ -467,27 +469,32 @@ TEST(exceptions_reach_the_guest_idt)
 {
 	static const int vectors[] = { 0, 1, 3, 6, 13, 14, 17 };
 	unsigned int i, ring;
+	char report[160];
 
 	if (no_dune(_metadata))
 		return;
 	for (ring = 0; ring < 2; ring++) {
-		for (i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
+		for (i = 0; i < ARRAY_SIZE(vectors); i++) {
 			int status;
 
 			if (vectors[i] == 17 && ring == 0)
 				continue;	/* #AC is a CPL 3 check */
 			exc_vector = vectors[i];
-			status = dune_run_child(ring ? guest_ring3_exception : guest_ring0_exception,
-						true);
-			if (vectors[i] == 17 && WIFEXITED(status) && WEXITSTATUS(status) == EXC_EXIT(6)) {
+			status = dune_run_child(ring ? guest_ring3_exception :
+						       guest_ring0_exception, true);
+			if (vectors[i] == 17 && WIFEXITED(status) &&
+			    WEXITSTATUS(status) == EXC_EXIT(6)) {
 				/* went on to the UD2 after it: no alignment check at all */
-				TH_LOG("#AC: this CPU (emulator) does no alignment checking; not tested");
+				TH_LOG("%s",
+				       "#AC: this CPU (emulator) does no alignment checking; not tested");
 				continue;
 			}
+			snprintf(report, sizeof(report),
+				 "vector %d in ring %d: expected the guest's handler (exit %d), got status %#x%s",
+				 vectors[i], ring ? 3 : 0, EXC_EXIT(vectors[i]), status,
+				 WIFSIGNALED(status) ? ": it reached the host" : "");
 			EXPECT_TRUE(exited_with(_metadata, status, EXC_EXIT(vectors[i])))
-				TH_LOG("vector %d in ring %d: expected the guest's handler (exit %d), got status %#x%s",
-				       vectors[i], ring ? 3 : 0, EXC_EXIT(vectors[i]), status,
-				       WIFSIGNALED(status) ? ": it reached the host" : "");
+				TH_LOG("%s", report);
 		}
 	}
 }

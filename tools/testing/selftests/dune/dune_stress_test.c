@@ -268,7 +268,8 @@ TEST(fork_exec_storm_from_dune_mode)
 	status = dune_run_child(guest_fork_exec_storm, false);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	EXPECT_TRUE(exited_with(_metadata, status, 0))
-		TH_LOG("11: wait4 failed, 12: a child's status was wrong, 13: VMCALLs broken after the storm");
+		TH_LOG("%s",
+		       "11: wait4 failed, 12: a child's status was wrong, 13: VMCALLs broken after the storm");
 	TH_LOG("%d fork+exec (/bin/true, /bin/false) from Dune mode in %.1f s", storm_n,
 	       t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9);
 }
@@ -328,11 +329,12 @@ static void guest_sigstorm(void)
 				struct timespec ts = { 0, 1000000 };
 
 				r = gsys3(SYS_nanosleep, (long)&ts, 0, 0);
-				if (__atomic_load_n(&ss->round, __ATOMIC_ACQUIRE) > round && r != -EINTR)
+				if (__atomic_load_n(&ss->round, __ATOMIC_ACQUIRE) > round &&
+				    r != -EINTR)
 					break;
 			} else {
-				r = guest_syscall(SYS_futex, (long)&ss->futex_word, FUTEX_WAIT, round,
-						  0, 0, 0);
+				r = guest_syscall(SYS_futex, (long)&ss->futex_word, FUTEX_WAIT,
+						  round, 0, 0, 0);
 				if (__atomic_load_n(&ss->futex_word, __ATOMIC_ACQUIRE) > round &&
 				    r != -EINTR)
 					break;
@@ -409,6 +411,7 @@ static void ss_sender(pid_t pid, int per_round)
 TEST(signal_storm_during_blocking_calls)
 {
 	int per_round = full_scale() ? 500 : 50 * scale(), kind, restart, status;
+	char report[128];
 	long total = 0;
 
 	if (no_dune(_metadata))
@@ -435,9 +438,11 @@ TEST(signal_storm_during_blocking_calls)
 			ASSERT_EQ(sender, waitpid(sender, &status, 0));
 			EXPECT_TRUE(exited_with(_metadata, status, 0)) TH_LOG("the sender failed");
 			ASSERT_EQ(child, waitpid(child, &status, 0));
+			snprintf(report, sizeof(report),
+				 "%s%s: the Dune process did not finish (lost wakeup or signal?)",
+				 ss_names[kind], restart ? " with SA_RESTART" : "");
 			EXPECT_TRUE(exited_with(_metadata, status, 0))
-				TH_LOG("%s%s: the Dune process did not finish (lost wakeup or signal?)",
-				       ss_names[kind], restart ? " with SA_RESTART" : "");
+				TH_LOG("%s", report);
 			EXPECT_EQ(ss->sent, ss->received)
 				TH_LOG("%s%s: %ld signals sent, %ld handled", ss_names[kind],
 				       restart ? " with SA_RESTART" : "", ss->sent, ss->received);
@@ -451,7 +456,8 @@ TEST(signal_storm_during_blocking_calls)
 			 */
 			if (restart && kind != SS_NANOSLEEP)
 				EXPECT_EQ(0, ss->eintr)
-					TH_LOG("%s with SA_RESTART: %ld EINTR", ss_names[kind], ss->eintr);
+					TH_LOG("%s with SA_RESTART: %ld EINTR", ss_names[kind],
+					       ss->eintr);
 			TH_LOG("%s%s: %ld signals handled, %ld EINTR", ss_names[kind],
 			       restart ? " with SA_RESTART" : "", ss->received, ss->eintr);
 			total += ss->received;
@@ -462,16 +468,15 @@ TEST(signal_storm_during_blocking_calls)
 	TH_LOG("%ld signals in all", total);
 }
 
-
 /*
  * A 1 kHz timer signal with a handler while the guest makes VMCALLs: each
  * signal is handled on the host side and the vCPU resumes.
  */
-static volatile long timer_ticks;
+static long timer_ticks;
 
 static void timer_handler(int sig)
 {
-	timer_ticks++;
+	WRITE_ONCE(timer_ticks, READ_ONCE(timer_ticks) + 1);
 }
 
 static void timer_setup(struct dune_vm *v)
@@ -492,12 +497,13 @@ static void guest_timer_vmcalls(void)
 	for (i = 0; i < timer_calls; i++)
 		if (gsys0(SYS_getppid) <= 0)
 			guest_exit(2);
-	guest_exit(timer_ticks ? 0 : 3);
+	guest_exit(READ_ONCE(timer_ticks) ? 0 : 3);
 }
 
 TEST(timer_signals_during_vmcalls)
 {
 	int i, runs = 5 * scale(), left = 0, status = 0;
+	char report[160];
 
 	if (no_dune(_metadata))
 		return;
@@ -509,9 +515,11 @@ TEST(timer_signals_during_vmcalls)
 		if (!WIFEXITED(status) || WEXITSTATUS(status))
 			left++;
 	}
+	snprintf(report, sizeof(report),
+		 "%d of %d runs did not end with exit 0 (last status %#x; 93: the thread left Dune mode)",
+		 left, runs, status);
 	EXPECT_EQ(0, left)
-		TH_LOG("%d of %d runs did not end with exit 0 (last status %#x; 93: the thread left Dune mode)",
-		       left, runs, status);
+		TH_LOG("%s", report);
 	TH_LOG("%d runs of %ld VMCALLs under a 1 kHz SIGALRM", runs, timer_calls);
 }
 
@@ -628,7 +636,8 @@ TEST(thp_split_under_the_guest)
 	mres = mmap(NULL, PAGE_SZ, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, mres);
 	/* 2 MiB aligned */
-	p = mmap(NULL, THP_SIZE + SZ_2M, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	p = mmap(NULL, THP_SIZE + SZ_2M, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	thp = (char *)(((uint64_t)p + SZ_2M - 1) & ~(SZ_2M - 1));
 	ASSERT_EQ(0, madvise(thp, THP_SIZE, MADV_HUGEPAGE));
@@ -682,7 +691,8 @@ static bool zram_swap_on(void)
 	if (!f)
 		return false;
 	while (fgets(line, sizeof(line), f))
-		on |= strstr(line, "/dev/zram0") != NULL;
+		if (strstr(line, "/dev/zram0"))
+			on = true;
 	fclose(f);
 	return on;
 }
@@ -690,7 +700,8 @@ static bool zram_swap_on(void)
 TEST(swap_out_and_back_under_the_guest)
 {
 	bool ours = false;
-	int fd;
+	char report[256];
+	int fd, status;
 
 	if (no_dune(_metadata))
 		return;
@@ -712,11 +723,16 @@ TEST(swap_out_and_back_under_the_guest)
 	swapmem = mmap(NULL, SWAP_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, swapmem);
 	madvise(swapmem, SWAP_SIZE, MADV_NOHUGEPAGE);
-	EXPECT_TRUE(exited_with(_metadata, dune_run_child(guest_swap, false), 0))
-		TH_LOG("30: MADV_PAGEOUT failed, 31: mincore failed; 1: %ld pages wrong after swap-in",
-		       mres->bad);
-	TH_LOG("after MADV_PAGEOUT: Swap %ld kB, %ld of %lu pages resident; after reading back: Swap %ld kB",
-	       mres->kb_before, mres->resident, (unsigned long)SWAP_PAGES, mres->kb_after);
+	status = dune_run_child(guest_swap, false);
+	snprintf(report, sizeof(report),
+		 "30: MADV_PAGEOUT failed, 31: mincore failed; 1: %ld pages wrong after swap-in",
+		 mres->bad);
+	EXPECT_TRUE(exited_with(_metadata, status, 0))
+		TH_LOG("%s", report);
+	snprintf(report, sizeof(report),
+		 "after MADV_PAGEOUT: Swap %ld kB, %ld of %lu pages resident; after reading back: Swap %ld kB",
+		 mres->kb_before, mres->resident, (unsigned long)SWAP_PAGES, mres->kb_after);
+	TH_LOG("%s", report);
 	/* Most of it went out, and came back intact */
 	EXPECT_GE(mres->kb_before, SWAP_SIZE / 1024 / 2);
 	EXPECT_LE(mres->resident, (long)SWAP_PAGES / 2);

@@ -9,6 +9,19 @@
 #include "dune_util.h"
 #include "kselftest_harness.h"
 
+/*
+ * Defined by dune_fuzz_test.c's top-level asm: the addresses of its exception
+ * stubs (32 that exit with VMCALL, then 32 with VMMCALL); the jumps to the
+ * random code with the registers in fuzz_regs[] (ring 0, ring 3); one VMCALL
+ * or VMMCALL with every GPR but RSP from f[0..14], all of them stored to
+ * f[15..29] afterwards.
+ */
+extern const uint64_t fuzz_exc_tables[64];
+void fuzz_ring0_go(void);
+void fuzz_ring3_go(void);
+void fuzz_vmcall_frame_i(uint64_t *f);
+void fuzz_vmcall_frame_a(uint64_t *f);
+
 /* True (and the test skipped or failed) when Dune mode is not there. */
 static inline bool no_dune(struct __test_metadata *_metadata)
 {

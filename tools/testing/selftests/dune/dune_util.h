@@ -58,6 +58,21 @@
 #define TSS_IST1	36
 #define TSS_IOMAP	102
 
+/*
+ * One plain load or store, in program order: for flags and counters that
+ * another thread or a signal handler changes, in guest code too.  Relaxed
+ * atomics (never a seq_cst store: that is XCHG) between compiler barriers,
+ * which are no instructions.
+ */
+#define READ_ONCE(x) ({						\
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);			\
+	__atomic_load_n(&(x), __ATOMIC_RELAXED);			\
+})
+#define WRITE_ONCE(x, v) do {						\
+	__atomic_store_n(&(x), (v), __ATOMIC_RELAXED);			\
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);			\
+} while (0)
+
 struct dune_idt_entry {
 	uint16_t off0;
 	uint16_t sel;
