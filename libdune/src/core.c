@@ -30,7 +30,8 @@ __thread struct dune_percpu *dune_tls_pc;
 __thread int dune_tls_entered;
 
 static pthread_mutex_t dune_init_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_mutex_t dune_pc_lock = PTHREAD_MUTEX_INITIALIZER;
+/* A spin lock: also taken by clone children whose TLS is not glibc's. */
+static int dune_pc_lock;
 static struct dune_percpu *dune_pc_list;
 static struct dune_ptmem *dune_pool;
 static struct dune_vm dune_main_vm;
@@ -47,6 +48,17 @@ _Static_assert(offsetof(struct dune_percpu, gdt) == PC_GDT, "PC_GDT");
 _Static_assert(offsetof(struct dune_percpu, tss) == PC_TSS, "PC_TSS");
 _Static_assert(sizeof(struct dune_tss) == 104, "TSS size");
 _Static_assert(sizeof(struct dune_idt_gate) == 16, "gate size");
+_Static_assert(offsetof(struct dune_percpu, clone_regs) == PC_CLONE_REGS, "PC_CLONE_REGS");
+_Static_assert(offsetof(struct dune_percpu, clone_call_rsp) == PC_CLONE_CALL_RSP,
+	       "PC_CLONE_CALL_RSP");
+_Static_assert(offsetof(struct dune_percpu, host_stack_top) == PC_HOST_STACK, "PC_HOST_STACK");
+_Static_assert(offsetof(struct dune_percpu, owner_tid) == PC_OWNER_TID, "PC_OWNER_TID");
+_Static_assert(offsetof(struct kvm_regs, rbx) == KR_RBX, "KR_RBX");
+_Static_assert(offsetof(struct kvm_regs, rsp) == KR_RSP, "KR_RSP");
+_Static_assert(offsetof(struct kvm_regs, r8) == KR_R8, "KR_R8");
+_Static_assert(offsetof(struct kvm_regs, r15) == KR_R15, "KR_R15");
+_Static_assert(offsetof(struct kvm_regs, rip) == KR_RIP, "KR_RIP");
+_Static_assert(offsetof(struct kvm_regs, rflags) == KR_RFLAGS, "KR_RFLAGS");
 _Static_assert(sizeof(struct dune_percpu) <= PAGE_SIZE, "percpu fits a page");
 _Static_assert(offsetof(struct kvm_dune_enter, regs.rax) == E_RAX, "E_RAX");
 _Static_assert(offsetof(struct kvm_dune_enter, regs.rbx) == E_RBX, "E_RBX");
@@ -114,7 +126,24 @@ DUNE_API const char *dune_strerror(int err)
 	}
 }
 
-/* ---- host-side raw system calls (no libc: used on the ENTER stack) ---- */
+/*
+ * ---- raw system calls (no libc, no errno: used on the ENTER stack and by
+ * clone children whose TLS is not glibc's; in ring 0 they go through LSTAR)
+ */
+
+long dune_raw_syscall6(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+	register long r10 __asm__("r10") = a4;
+	register long r8 __asm__("r8") = a5;
+	register long r9 __asm__("r9") = a6;
+	long ret;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
 
 static long host_syscall3(long nr, long a1, long a2, long a3)
 {
@@ -148,12 +177,13 @@ static size_t cstrlen(const char *s)
 	return n;
 }
 
-static void host_puts(const char *s)
+void dune_host_puts(const char *s)
 {
 	host_syscall3(SYS_write, 2, (long)s, (long)cstrlen(s));
 }
+#define host_puts dune_host_puts
 
-static char *fmt_dec(char *end, unsigned long v)
+char *dune_fmt_dec(char *end, unsigned long v)
 {
 	*--end = '\0';
 	do {
@@ -186,17 +216,15 @@ static const char *exit_reason_name(uint32_t r)
  */
 void __dune_left_guest(struct kvm_dune_enter *e)
 {
-	struct { unsigned long handler, flags, restorer, mask; } sa = { 0, 0, 0, 0 };
-	unsigned long set = 1UL << (SIGSEGV - 1);
 	char num[24], hex[20];
 	long tid = host_syscall3(SYS_gettid, 0, 0, 0);
 
 	host_puts("libdune: thread ");
-	host_puts(fmt_dec(num + sizeof(num), (unsigned long)tid));
+	host_puts(dune_fmt_dec(num + sizeof(num), (unsigned long)tid));
 	host_puts(" left Dune mode: ");
 	host_puts(exit_reason_name(e->exit_reason));
 	host_puts(" (exit_reason ");
-	host_puts(fmt_dec(num + sizeof(num), e->exit_reason));
+	host_puts(dune_fmt_dec(num + sizeof(num), e->exit_reason));
 	host_puts(", exit_info 0x");
 	dune_fmt_hex(hex, e->exit_info[0], 16);
 	host_puts(hex);
@@ -204,6 +232,15 @@ void __dune_left_guest(struct kvm_dune_enter *e)
 	dune_fmt_hex(hex, e->exit_info[1], 16);
 	host_puts(hex);
 	host_puts("); terminating with SIGSEGV\n");
+	dune_kill_segv();
+}
+
+/* End the process as a native crash of this thread would, with SIGSEGV. */
+void dune_kill_segv(void)
+{
+	struct { unsigned long handler, flags, restorer, mask; } sa = { 0, 0, 0, 0 };
+	unsigned long set = 1UL << (SIGSEGV - 1);
+	long tid = host_syscall3(SYS_gettid, 0, 0, 0);
 
 	host_syscall4(SYS_rt_sigaction, SIGSEGV, (long)&sa, 0, 8);
 	host_syscall4(SYS_rt_sigprocmask, SIG_UNBLOCK, (long)&set, 0, 8);
@@ -310,6 +347,7 @@ static void dune_atfork_child(void)
 	dune_state.vm_fd = -1;
 	dune_pool = NULL;
 	dune_pc_list = NULL;
+	dune_pc_lock = 0;
 	dune_tls_pc = NULL;
 	dune_tls_entered = 0;
 }
@@ -512,12 +550,38 @@ static void region_layout(struct region_layout *rl)
 	rl->total = off;
 }
 
+/*
+ * Whether thread @tid still exists: a thread of this process, or (a clone
+ * with CLONE_VM but not CLONE_THREAD) a process of its own.  Raw calls: the
+ * caller's TLS may not be glibc's.
+ */
 static bool thread_alive(int tid)
 {
-	return syscall(SYS_tgkill, getpid(), tid, 0) == 0 || errno != ESRCH;
+	long pid = dune_raw_syscall6(SYS_getpid, 0, 0, 0, 0, 0, 0);
+
+	if (dune_raw_syscall6(SYS_tgkill, pid, tid, 0, 0, 0, 0) != -ESRCH)
+		return true;
+	return dune_raw_syscall6(SYS_kill, tid, 0, 0, 0, 0, 0) != -ESRCH;
 }
 
-static struct dune_percpu *percpu_alloc(void)
+static void pc_lock(void)
+{
+	while (__atomic_exchange_n(&dune_pc_lock, 1, __ATOMIC_ACQUIRE))
+		dune_raw_syscall6(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+}
+
+static void pc_unlock(void)
+{
+	__atomic_store_n(&dune_pc_lock, 0, __ATOMIC_RELEASE);
+}
+
+/*
+ * A per-thread region for @owner: the region of a thread that has exited
+ * (or of a clone that failed), else a new one.  @owner is the caller's tid,
+ * or -1 to reserve it for a clone child, which puts its tid in when it runs.
+ * No libc calls that touch TLS (errno, mutexes): see dune_cur_pc().
+ */
+struct dune_percpu *dune_percpu_get(int owner, int *err)
 {
 	struct region_layout rl;
 	struct dune_percpu *pc;
@@ -525,46 +589,50 @@ static struct dune_percpu *percpu_alloc(void)
 	uint64_t pa0, pa1;
 	char *base;
 	size_t off;
-	int tid = (int)syscall(SYS_gettid);
+	int tid = (int)dune_raw_syscall6(SYS_gettid, 0, 0, 0, 0, 0, 0);
+	long r;
 
 	/* Reuse the region of a thread that has exited. */
-	pthread_mutex_lock(&dune_pc_lock);
+	pc_lock();
 	for (pc = dune_pc_list; pc; pc = pc->next) {
-		if (pc->owner_tid != tid && !thread_alive(pc->owner_tid)) {
-			pc->owner_tid = tid;
+		int t = __atomic_load_n(&pc->owner_tid, __ATOMIC_ACQUIRE);
+
+		if (t == 0 || (t > 0 && t != tid && !thread_alive(t))) {
+			pc->owner_tid = owner;
 			pc->entered = 0;
 			break;
 		}
 	}
-	pthread_mutex_unlock(&dune_pc_lock);
+	pc_unlock();
 	if (pc)
 		return pc;
 
 	region_layout(&rl);
-	base = mmap(NULL, rl.total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		    -1, 0);
-	if (base == MAP_FAILED) {
-		dune_set_error(-ENOMEM, "cannot allocate the thread's Dune stacks");
+	r = dune_raw_syscall6(SYS_mmap, 0, (long)rl.total, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (r < 0 && r > -4096) {
+		*err = -ENOMEM;
 		return NULL;
 	}
+	base = (char *)r;
 	if (dune_layout_va_to_pa(&dune_state.layout, (uint64_t)(uintptr_t)base, &pa0) ||
 	    dune_layout_va_to_pa(&dune_state.layout,
 				 (uint64_t)(uintptr_t)base + rl.total - 1, &pa1) ||
 	    pa1 - pa0 != rl.total - 1) {
-		munmap(base, rl.total);
-		dune_set_error(-EFAULT, "the thread's Dune stacks at %p are outside every "
-			       "window", base);
+		dune_raw_syscall6(SYS_munmap, (long)base, (long)rl.total, 0, 0, 0, 0);
+		*err = -EFAULT;
 		return NULL;
 	}
 	/* Guard pages below every stack: a host fault (SIGSEGV) on overflow. */
-	mprotect(base, PAGE_SIZE, PROT_NONE);
+	dune_raw_syscall6(SYS_mprotect, (long)base, PAGE_SIZE, PROT_NONE, 0, 0, 0);
 	for (off = rl.host + HOST_STACK_SIZE; off < rl.kstack; off += PAGE_SIZE) {
 		bool guard = off == rl.ist[0] - PAGE_SIZE || off == rl.ist[1] - PAGE_SIZE ||
 			     off == rl.ist[2] - PAGE_SIZE || off == rl.tramp - PAGE_SIZE ||
 			     off == rl.kstack - PAGE_SIZE;
 
 		if (guard)
-			mprotect(base + off, PAGE_SIZE, PROT_NONE);
+			dune_raw_syscall6(SYS_mprotect, (long)(base + off), PAGE_SIZE,
+					  PROT_NONE, 0, 0, 0);
 	}
 
 	pc = (struct dune_percpu *)(base + rl.pc);
@@ -578,13 +646,28 @@ static struct dune_percpu *percpu_alloc(void)
 	ist[IST_MC - 1] = (uint64_t)(uintptr_t)(base + rl.ist[2] + IST_SIZE);
 	ist[IST_TRAMP - 1] = (uint64_t)(uintptr_t)(base + rl.tramp + TRAMP_SIZE);
 	dune_tss_fill(&pc->tss, pc->default_kstack, ist);
-	pc->owner_tid = tid;
+	pc->owner_tid = owner;
 
-	pthread_mutex_lock(&dune_pc_lock);
+	pc_lock();
 	pc->next = dune_pc_list;
 	dune_pc_list = pc;
-	pthread_mutex_unlock(&dune_pc_lock);
+	pc_unlock();
 	return pc;
+}
+
+static struct dune_percpu *percpu_alloc(void)
+{
+	struct dune_percpu *pc;
+	int err = 0;
+
+	pc = dune_percpu_get((int)syscall(SYS_gettid), &err);
+	if (pc)
+		return pc;
+	if (err == -EFAULT)
+		dune_set_error(-EFAULT, "the thread's Dune stacks are outside every window");
+	else
+		dune_set_error(-ENOMEM, "cannot allocate the thread's Dune stacks");
+	return NULL;
 }
 
 static uint64_t lstar_entry(void)
@@ -606,10 +689,26 @@ static void percpu_prepare(struct dune_percpu *pc)
 	dune_gdt_fill(pc->gdt, &pc->tss);
 }
 
+/* percpu_prepare() and the KVM_DUNE_ENTER argument for a fresh entry. */
+void dune_percpu_prepare_enter(struct dune_percpu *pc)
+{
+	struct kvm_dune_enter *e = &pc->enter;
+
+	percpu_prepare(pc);
+	memset(e, 0, sizeof(*e));
+	e->regs.rflags = RFLAGS_IF | 0x2;
+	e->regs.rdi = pc->self;			/* for __dune_guest_setup */
+	e->regs.rsi = lstar_entry();
+	e->cr3 = dune_state.vm->root_pa;
+	e->gdt.base = (uint64_t)(uintptr_t)pc->gdt;
+	e->gdt.limit = GDT_ENTRIES * 8 - 1;
+	e->idt.base = (uint64_t)(uintptr_t)dune_state.idt;
+	e->idt.limit = 256 * sizeof(struct dune_idt_gate) - 1;
+}
+
 DUNE_API int dune_enter(void)
 {
 	struct dune_percpu *pc;
-	struct kvm_dune_enter *e;
 	long r;
 
 	dune_clear_error();
@@ -625,20 +724,9 @@ DUNE_API int dune_enter(void)
 			return -ENOMEM;
 		dune_tls_pc = pc;
 	}
-	percpu_prepare(pc);
+	dune_percpu_prepare_enter(pc);
 
-	e = &pc->enter;
-	memset(e, 0, sizeof(*e));
-	e->regs.rflags = RFLAGS_IF | 0x2;
-	e->regs.rdi = pc->self;			/* for __dune_guest_setup */
-	e->regs.rsi = lstar_entry();
-	e->cr3 = dune_state.vm->root_pa;
-	e->gdt.base = (uint64_t)(uintptr_t)pc->gdt;
-	e->gdt.limit = GDT_ENTRIES * 8 - 1;
-	e->idt.base = (uint64_t)(uintptr_t)dune_state.idt;
-	e->idt.limit = 256 * sizeof(struct dune_idt_gate) - 1;
-
-	r = __dune_enter(dune_state.vm_fd, e, pc->host_stack_top, KVM_DUNE_ENTER);
+	r = __dune_enter(dune_state.vm_fd, &pc->enter, pc->host_stack_top, KVM_DUNE_ENTER);
 	if (r < 0) {
 		switch (-r) {
 		case EINVAL:
@@ -678,10 +766,11 @@ DUNE_API int dune_in_guest(void)
 /* Ring 3's own FS base: entry.S swaps it with ring 0's (see dune.h). */
 DUNE_API int dune_set_user_fs(uint64_t base)
 {
-	struct dune_percpu *pc = dune_tls_pc;
+	struct dune_percpu *pc;
 
-	if (!dune_tls_entered || !pc || !dune_cpu_in_ring0())
+	if (!dune_cpu_in_ring0())
 		return -EPERM;
+	pc = dune_cur_pc();
 	if (base >= (1ULL << 47))	/* WRMSR of a non-canonical base: #GP */
 		return -EINVAL;
 	pc->user_fs = base;
@@ -691,10 +780,11 @@ DUNE_API int dune_set_user_fs(uint64_t base)
 
 DUNE_API int dune_get_user_fs(uint64_t *base)
 {
-	struct dune_percpu *pc = dune_tls_pc;
+	struct dune_percpu *pc;
 
-	if (!dune_tls_entered || !pc || !dune_cpu_in_ring0())
+	if (!dune_cpu_in_ring0())
 		return -EPERM;
+	pc = dune_cur_pc();
 	if (!pc->user_fs_on)
 		return -ENOENT;
 	if (base)

@@ -279,12 +279,69 @@ FUNC \name, hidden
 	jz __dune_syscall_user
 	cmpl $NR_arch_prctl, %eax
 	je 1f
+	cmpl $NR_clone, %eax
+	je 3f
+	cmpl $NR_clone3, %eax
+	je 3f
+.Lcall\@:
 	\insn
+.Lret\@:
 	leaq -128(%rsp), %rsp
 	pushq %r11
 	popfq
 	leaq 128(%rsp), %rsp
 	jmp *%rcx
+3:
+	/*
+	 * clone, clone3: a struct dune_tf below the red zone, 16-byte
+	 * aligned, for __dune_clone_prepare (see clone.c), which leaves its
+	 * verdict in tf->err.
+	 */
+	leaq -128(%rsp), %rsp
+	pushq %rbp
+	movq %rsp, %rbp
+	andq $-16, %rsp
+	pushq $0			/* ss */
+	leaq 136(%rbp), %rbp
+	pushq %rbp			/* rsp: the caller's */
+	pushq %r11			/* rflags */
+	pushq $0			/* cs */
+	pushq %rcx			/* rip */
+	pushq $0			/* err */
+	pushq %rax			/* vector: the call number */
+	movq -136(%rbp), %rbp
+	PUSH_GPRS
+	CALL_C_SAVING_FPU __dune_clone_prepare
+	POP_GPRS
+	/* [rsp] = vector, err, rip(16), cs, rflags(32), rsp(40), ss */
+	cmpq $0, 8(%rsp)
+	jg 4f
+	jl 5f
+	/* A plain call, from the caller's stack (a vfork child uses it next). */
+	movq 16(%rsp), %rcx
+	movq 32(%rsp), %r11
+	movq 40(%rsp), %rsp
+	jmp .Lcall\@
+5:
+	/* Refused (no memory for the child's region): the error. */
+	movq 8(%rsp), %rax
+	movq 16(%rsp), %rcx
+	movq 32(%rsp), %r11
+	movq 40(%rsp), %rsp
+	jmp .Lret\@
+4:
+	/* The child enters Dune mode: RCX = its region (struct dune_percpu). */
+	movq %rsp, PC_CLONE_CALL_RSP(%rcx)
+	\insn
+	testq %rax, %rax
+	jz __dune_clone_child
+	jg 6f
+	movl $0, PC_OWNER_TID(%rcx)	/* the call failed: the region is free */
+6:
+	movq 16(%rsp), %rcx
+	movq 32(%rsp), %r11
+	movq 40(%rsp), %rsp
+	jmp .Lret\@
 1:
 	leaq -128(%rsp), %rsp
 	pushq %rbx
@@ -322,6 +379,79 @@ ENDF \name
 
 SYSCALL_ENTRY __dune_syscall_intel, vmcall
 SYSCALL_ENTRY __dune_syscall_amd, vmmcall
+
+/*
+ * The child of a clone that __dune_clone_prepare took: natively (CS RPL 3)
+ * right after the VMCALL, RAX = 0, RCX = its struct dune_percpu, every other
+ * register as the parent had it at the VMCALL, RSP = its own stack (or the
+ * parent's, PC_CLONE_CALL_RSP, if the call gave it none).  Save the
+ * registers for __dune_clone_resume and go on, still natively, on the
+ * region's ring-0 stack.  Neither this nor the C code after it touches GS,
+ * FS (TLS) or the child's stack.
+ */
+	.balign 16
+FUNC __dune_clone_child, hidden
+	movl %cs, %eax
+	testb $3, %al
+	jz 1f
+	movq %rbx, PC_CLONE_REGS+KR_RBX(%rcx)
+	movq %rdx, PC_CLONE_REGS+KR_RDX(%rcx)
+	movq %rsi, PC_CLONE_REGS+KR_RSI(%rcx)
+	movq %rdi, PC_CLONE_REGS+KR_RDI(%rcx)
+	movq %rsp, PC_CLONE_REGS+KR_RSP(%rcx)
+	movq %rbp, PC_CLONE_REGS+KR_RBP(%rcx)
+	movq %r8, PC_CLONE_REGS+KR_R8(%rcx)
+	movq %r9, PC_CLONE_REGS+KR_R9(%rcx)
+	movq %r10, PC_CLONE_REGS+KR_R10(%rcx)
+	movq %r12, PC_CLONE_REGS+KR_R12(%rcx)
+	movq %r13, PC_CLONE_REGS+KR_R13(%rcx)
+	movq %r14, PC_CLONE_REGS+KR_R14(%rcx)
+	movq %r15, PC_CLONE_REGS+KR_R15(%rcx)
+	/* RAX = 0; RIP, RFLAGS, RCX and R11 are the parent's (clone.c) */
+	movq PC_KSTACK(%rcx), %rsp
+	movq %rcx, %rdi
+	xorl %ebp, %ebp
+	call __dune_clone_child_host
+1:
+	/*
+	 * Already in Dune mode: a kernel that starts clone children in the
+	 * guest, which this one never does (Documentation/virt/kvm/x86/dune.rst).
+	 */
+	ud2
+ENDF __dune_clone_child
+
+/*
+ * void __dune_clone_resume(struct dune_percpu *pc)
+ *
+ * In Dune mode, ring 0: return from the clone to the caller's code with the
+ * registers in pc->clone_regs and RAX = 0, as SYSRET would (IRETQ to ring 0
+ * so that RSP, RFLAGS and every register are loaded at once).
+ */
+	.balign 16
+FUNC __dune_clone_resume, hidden
+	movq %rdi, %rax
+	pushq $GDT_KERNEL_DS
+	pushq PC_CLONE_REGS+KR_RSP(%rax)
+	pushq PC_CLONE_REGS+KR_RFLAGS(%rax)
+	pushq $GDT_KERNEL_CS
+	pushq PC_CLONE_REGS+KR_RIP(%rax)
+	movq PC_CLONE_REGS+KR_RBX(%rax), %rbx
+	movq PC_CLONE_REGS+KR_RCX(%rax), %rcx
+	movq PC_CLONE_REGS+KR_RDX(%rax), %rdx
+	movq PC_CLONE_REGS+KR_RSI(%rax), %rsi
+	movq PC_CLONE_REGS+KR_RDI(%rax), %rdi
+	movq PC_CLONE_REGS+KR_RBP(%rax), %rbp
+	movq PC_CLONE_REGS+KR_R8(%rax), %r8
+	movq PC_CLONE_REGS+KR_R9(%rax), %r9
+	movq PC_CLONE_REGS+KR_R10(%rax), %r10
+	movq PC_CLONE_REGS+KR_R11(%rax), %r11
+	movq PC_CLONE_REGS+KR_R12(%rax), %r12
+	movq PC_CLONE_REGS+KR_R13(%rax), %r13
+	movq PC_CLONE_REGS+KR_R14(%rax), %r14
+	movq PC_CLONE_REGS+KR_R15(%rax), %r15
+	xorl %eax, %eax
+	iretq
+ENDF __dune_clone_resume
 
 /*
  * SYSCALL from ring 3 (also CSTAR).  RSP is ring 3's: take the ring-0 stack

@@ -41,6 +41,8 @@
 #define NR_arch_prctl		158
 #define ARCH_SET_GS		0x1001
 #define NR_ioctl		16
+#define NR_clone		56
+#define NR_clone3		435
 
 /* IST slots (1-based as in the IDT gate) */
 #define IST_DF			1
@@ -59,6 +61,30 @@
 #define PC_GDT			64
 #define PC_TSS			128
 #define PC_TSS_RSP0		(PC_TSS + 4)
+#define PC_CLONE_REGS		576	/* struct kvm_regs */
+#define PC_CLONE_CALL_RSP	720
+#define PC_HOST_STACK		728
+#define PC_OWNER_TID		736
+
+/* struct kvm_regs offsets (the clone child's registers) */
+#define KR_RAX			0
+#define KR_RBX			8
+#define KR_RCX			16
+#define KR_RDX			24
+#define KR_RSI			32
+#define KR_RDI			40
+#define KR_RSP			48
+#define KR_RBP			56
+#define KR_R8			64
+#define KR_R9			72
+#define KR_R10			80
+#define KR_R11			88
+#define KR_R12			96
+#define KR_R13			104
+#define KR_R14			112
+#define KR_R15			120
+#define KR_RIP			128
+#define KR_RFLAGS		136
 
 /* struct dune_tf offsets */
 #define TF_VECTOR		120
@@ -200,14 +226,26 @@ struct dune_percpu {
 	uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(64)));	/* PC_GDT */
 	struct dune_tss tss __attribute__((aligned(64)));		/* PC_TSS */
 	struct kvm_dune_enter enter __attribute__((aligned(64)));
+	/*
+	 * A thread made by clone(CLONE_VM) from Dune mode (clone.c): the
+	 * registers it resumes with in Dune mode, and the parent's RSP at the
+	 * VMCALL (the child's too if the call gave it no stack).
+	 */
+	struct kvm_regs clone_regs __attribute__((aligned(64)));	/* PC_CLONE_REGS */
+	uint64_t clone_call_rsp;	/* PC_CLONE_CALL_RSP */
+	uint64_t host_stack_top;	/* PC_HOST_STACK */
+	int owner_tid;		/* PC_OWNER_TID: 0 free, -1 reserved for a clone child */
+	int entered;
 	/* bookkeeping, C only */
-	uint64_t host_stack_top;
 	uint64_t default_kstack;
 	void *region;
 	size_t region_len;
-	int owner_tid;
-	int entered;
 	struct dune_percpu *next;
+	uint64_t clone_parent_rsp;	/* the caller's RSP at SYSCALL */
+	uint64_t clone_fs;		/* the parent's FS base, without CLONE_SETTLS */
+	uint32_t clone_set_fs;
+	uint32_t clone_mxcsr;
+	uint16_t clone_fcw;
 };
 
 /* ---- core.c ---- */
@@ -233,6 +271,13 @@ HIDDEN int dune_set_error(int err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 HIDDEN void dune_clear_error(void);
 HIDDEN int dune_thread_setup_in_guest(void);
+/* A free per-thread region for @owner (-1: a clone child), or NULL (*err). */
+HIDDEN struct dune_percpu *dune_percpu_get(int owner, int *err);
+HIDDEN void dune_percpu_prepare_enter(struct dune_percpu *pc);
+HIDDEN long dune_raw_syscall6(long nr, long a1, long a2, long a3, long a4, long a5, long a6);
+HIDDEN void dune_kill_segv(void) __attribute__((noreturn));
+HIDDEN void dune_host_puts(const char *s);
+HIDDEN char *dune_fmt_dec(char *end, unsigned long v);
 HIDDEN void dune_live_flush(struct dune_vm *vm, uint64_t va, uint64_t len);
 HIDDEN int dune_pt_clone(struct dune_vm *dst, struct dune_vm *src);
 HIDDEN struct dune_ptmem *dune_pool_get(void);
@@ -255,6 +300,9 @@ HIDDEN void __dune_guest_setup(struct dune_percpu *pc, uint64_t lstar);
 HIDDEN void __dune_left_guest(struct kvm_dune_enter *e) __attribute__((noreturn));
 HIDDEN void __dune_trap_dispatch(struct dune_tf *tf);
 HIDDEN void __dune_syscall_dispatch(struct dune_tf *tf);
+HIDDEN void __dune_clone_prepare(struct dune_tf *tf);
+HIDDEN void __dune_clone_child_host(struct dune_percpu *pc) __attribute__((noreturn));
+HIDDEN void __dune_clone_resume(struct dune_percpu *pc) __attribute__((noreturn));
 extern char __dune_trap_stubs[] HIDDEN;
 extern char __dune_syscall_intel[] HIDDEN;
 extern char __dune_syscall_amd[] HIDDEN;
@@ -284,6 +332,21 @@ static inline unsigned int dune_read_cs(void)
 static inline bool dune_cpu_in_ring0(void)
 {
 	return (dune_read_cs() & 3) == 0;
+}
+
+/*
+ * The calling thread's per-thread area.  In ring 0 the GS base is always
+ * the thread's struct dune_percpu (entry.S); a thread made by a raw clone
+ * may have a TLS block that libdune's __thread variables are not in.
+ */
+static inline struct dune_percpu *dune_cur_pc(void)
+{
+	struct dune_percpu *pc;
+
+	if (!dune_cpu_in_ring0())
+		return dune_tls_pc;
+	__asm__ volatile("movq %%gs:%c1, %0" : "=r"(pc) : "i"(PC_SELF));
+	return pc;
 }
 
 #endif /* !__ASSEMBLER__ */

@@ -78,7 +78,7 @@ static void *pool_alloc(struct dune_ptmem *m, uint64_t *pa)
 
 	pthread_mutex_lock(&pool->lock);
 	reclaim = !pool->free_list && pool->nr_pending >= RECLAIM_MIN &&
-		  dune_tls_entered && dune_cpu_in_ring0();
+		  dune_cpu_in_ring0();
 	pthread_mutex_unlock(&pool->lock);
 	/* Outside the pool lock: the shootdown takes it to reclaim. */
 	if (reclaim)

@@ -72,7 +72,7 @@ int dune_thread_create(pthread_t *thread, const pthread_attr_t *attr,
 	struct start_arg *sa;
 	int r;
 
-	if (!__atomic_load_n(&auto_enter, __ATOMIC_RELAXED) || !dune_tls_entered ||
+	if (!__atomic_load_n(&auto_enter, __ATOMIC_RELAXED) || !dune_cpu_in_ring0() ||
 	    !dune_state.initialized)
 		return fn(thread, attr, start, arg);
 	sa = malloc(sizeof(*sa));

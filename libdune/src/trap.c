@@ -72,7 +72,7 @@ long dune_hypercall(long nr, long a1, long a2, long a3, long a4, long a5, long a
 	register long r10 __asm__("r10") = a4;
 	register long r8 __asm__("r8") = a5;
 	register long r9 __asm__("r9") = a6;
-	struct dune_percpu *pc = dune_tls_pc;
+	struct dune_percpu *pc = dune_cur_pc();
 	long ret;
 
 	if (dune_state.amd)

@@ -43,7 +43,7 @@ static inline void write_cr4(uint64_t v)
 
 static bool in_dune(void)
 {
-	return dune_tls_entered && dune_cpu_in_ring0();
+	return dune_cpu_in_ring0();
 }
 
 DUNE_API void dune_flush_tlb_one(const void *va)
