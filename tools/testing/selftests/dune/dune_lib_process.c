@@ -773,7 +773,7 @@ static long kvm_workers(void)
 static void scenario_proc_status(int fd)
 {
 	long pid_f = status_kb("Pid:"), tgid = status_kb("Tgid:"), ppid = status_kb("PPid:");
-	long rss0, rss1, threads;
+	long rss0, rss1, threads, after = -1;
 	pthread_t t[2];
 	size_t i, len = 32 * MB;
 	char *p;
@@ -789,8 +789,18 @@ static void scenario_proc_status(int fd)
 	pthread_barrier_wait(&proc_barrier);
 	for (k = 0; k < 2; k++)
 		pthread_join(t[k], NULL);
+	/*
+	 * pthread_join() returns once the kernel clears the thread's tid,
+	 * which is before the thread leaves the count: wait (1 s at most).
+	 */
+	for (k = 0; k < 100; k++) {
+		after = status_kb("Threads:") - kvm_workers();
+		if (after == 1)
+			break;
+		usleep(10000);
+	}
 	dprintf(fd, "Threads with two more: %ld, after join: %ld (without KVM's workers)\n",
-		threads, status_kb("Threads:") - kvm_workers());
+		threads, after);
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	rss0 = status_kb("VmRSS:");
 	for (i = 0; i < len; i += PAGE_SZ)
