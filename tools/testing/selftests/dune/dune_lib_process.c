@@ -583,8 +583,9 @@ static void quiet_console(void)
 /* Restores the log level; how many OOM reports and splat lines there were. */
 static void loud_console(int *ooms, int *splats, char *first_splat, size_t size)
 {
+	/* Messages, not symbols: the report's stack has lockdep_* frames. */
 	static const char *const bad[] = { "BUG:", "WARNING:", "Oops", "KASAN", "UBSAN",
-					   "general protection", "lockdep", "circular locking",
+					   "general protection", "circular locking",
 					   "Kernel panic", "Bad page state" };
 	char rec[2048];
 	ssize_t n;
