@@ -10,6 +10,14 @@
 #include "kselftest_harness.h"
 
 /*
+ * The harness gives a TEST() 30 s.  Under emulation, a debug kernel (KASAN,
+ * lockdep) in Bochs runs some tests ten times slower than that budget was
+ * made for; the harness's own per-program timeout still bounds a hang.
+ */
+#undef TEST_TIMEOUT_DEFAULT
+#define TEST_TIMEOUT_DEFAULT 120
+
+/*
  * Defined by dune_fuzz_test.c's top-level asm: the addresses of its exception
  * stubs (32 that exit with VMCALL, then 32 with VMMCALL); the jumps to the
  * random code with the registers in fuzz_regs[] (ring 0, ring 3); one VMCALL
