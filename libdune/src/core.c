@@ -147,25 +147,12 @@ long dune_raw_syscall6(long nr, long a1, long a2, long a3, long a4, long a5, lon
 
 static long host_syscall3(long nr, long a1, long a2, long a3)
 {
-	long ret;
-
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(nr), "D"(a1), "S"(a2), "d"(a3)
-			 : "rcx", "r11", "memory");
-	return ret;
+	return dune_raw_syscall6(nr, a1, a2, a3, 0, 0, 0);
 }
 
 static long host_syscall4(long nr, long a1, long a2, long a3, long a4)
 {
-	register long r10 __asm__("r10") = a4;
-	long ret;
-
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10)
-			 : "rcx", "r11", "memory");
-	return ret;
+	return dune_raw_syscall6(nr, a1, a2, a3, a4, 0, 0);
 }
 
 static size_t cstrlen(const char *s)

@@ -98,26 +98,12 @@ long dune_hypercall(long nr, long a1, long a2, long a3, long a4, long a5, long a
 	return ret;
 }
 
-static long native_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
-{
-	register long r10 __asm__("r10") = a4;
-	register long r8 __asm__("r8") = a5;
-	register long r9 __asm__("r9") = a6;
-	long ret;
-
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
-			 : "rcx", "r11", "memory");
-	return ret;
-}
-
 DUNE_API long dune_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
 {
 	/* In ring 0 we are in a Dune guest, where VMCALL is the only way. */
 	if (dune_cpu_in_ring0())
 		return dune_hypercall(nr, a1, a2, a3, a4, a5, a6);
-	return native_syscall(nr, a1, a2, a3, a4, a5, a6);
+	return dune_raw_syscall6(nr, a1, a2, a3, a4, a5, a6);
 }
 
 /* ---- output without libc ---- */
