@@ -183,6 +183,18 @@ static struct report *report_new(void)
 	return rep;
 }
 
+/* clone3 arguments for a thread that reports into @rep: its stack, its TLS. */
+static void thread_args(struct clone_args_v0 *ca, struct report *rep)
+{
+	memset(ca, 0, sizeof(*ca));
+	ca->flags = THREAD_FLAGS;
+	ca->child_tid = (uintptr_t)&rep->ctid;
+	ca->parent_tid = (uintptr_t)&rep->ptid;
+	ca->stack = (uintptr_t)rep->stack;
+	ca->stack_size = STACK_SIZE;
+	ca->tls = (uintptr_t)rep->tls;
+}
+
 /* Wait (60 s at most) until the child has exited: the kernel clears ctid. */
 static int wait_ctid(struct report *rep)
 {
@@ -238,12 +250,7 @@ TEST_F_TIMEOUT(dune, clone3_thread_enters, 120)
 
 	ASSERT_NE(NULL, rep);
 	rfd = rep->ptid;
-	ca.flags = THREAD_FLAGS;
-	ca.child_tid = (uintptr_t)&rep->ctid;
-	ca.parent_tid = (uintptr_t)&rep->ptid;
-	ca.stack = (uintptr_t)rep->stack;
-	ca.stack_size = STACK_SIZE;
-	ca.tls = (uintptr_t)rep->tls;
+	thread_args(&ca, rep);
 	write_mxcsr(CHILD_MXCSR);
 	ret = clone3_run(&ca, clone3_child, rep);
 	write_mxcsr(saved);
@@ -297,11 +304,9 @@ TEST_F_TIMEOUT(dune, clone3_without_settls_keeps_fs, 120)
 	ASSERT_NE(NULL, rep);
 	rfd = rep->ptid;
 	__asm__ volatile("movq %%fs:0, %0" : "=r"(fs0));
-	ca.flags = THREAD_FLAGS & ~CLONE_SETTLS;
-	ca.child_tid = (uintptr_t)&rep->ctid;
-	ca.parent_tid = (uintptr_t)&rep->ptid;
-	ca.stack = (uintptr_t)rep->stack;
-	ca.stack_size = STACK_SIZE;
+	thread_args(&ca, rep);
+	ca.flags &= ~CLONE_SETTLS;
+	ca.tls = 0;
 	ret = clone3_run(&ca, clone3_child, rep);
 	check_child(_metadata, rep, ret, rfd, fs0, read_mxcsr());
 }
@@ -319,12 +324,7 @@ static void nested_child(void *arg, uint64_t r14, uint64_t r15, uint64_t rdi)
 	(void)r14;
 	(void)r15;
 	(void)rdi;
-	ca.flags = THREAD_FLAGS;
-	ca.child_tid = (uintptr_t)&inner->ctid;
-	ca.parent_tid = (uintptr_t)&inner->ptid;
-	ca.stack = (uintptr_t)inner->stack;
-	ca.stack_size = STACK_SIZE;
-	ca.tls = (uintptr_t)inner->tls;
+	thread_args(&ca, inner);
 	ret = clone3_run(&ca, clone3_child, inner);
 	rep->nested_in_guest = ret;
 	for (i = 0; ret > 0 && i < 60; i++) {
@@ -357,12 +357,7 @@ TEST_F_TIMEOUT(dune, nested_clone_enters, 120)
 	inner->pipe_wr = rep->pipe_wr;
 	inner->ctid = -1;
 	rfd = rep->ptid;
-	ca.flags = THREAD_FLAGS;
-	ca.child_tid = (uintptr_t)&rep->ctid;
-	ca.parent_tid = (uintptr_t)&rep->ptid;
-	ca.stack = (uintptr_t)rep->stack;
-	ca.stack_size = STACK_SIZE;
-	ca.tls = (uintptr_t)rep->tls;
+	thread_args(&ca, rep);
 	ret = clone3_run(&ca, nested_child, rep);
 	check_child(_metadata, rep, ret, rfd, (uintptr_t)rep->tls, read_mxcsr());
 	ASSERT_GT(rep->nested_in_guest, 0) TH_LOG("the inner clone3: %s",
@@ -407,16 +402,10 @@ TEST_F_TIMEOUT(dune, exited_children_regions_reused, 300)
 	for (i = 0; i < 45; i++) {
 		if (i == 5)
 			before = count_maps();
-		memset(&ca, 0, sizeof(ca));
 		rep->done = 0;
 		rep->cs = 0;
 		rep->ctid = -1;
-		ca.flags = THREAD_FLAGS;
-		ca.child_tid = (uintptr_t)&rep->ctid;
-		ca.parent_tid = (uintptr_t)&rep->ptid;
-		ca.stack = (uintptr_t)rep->stack;
-		ca.stack_size = STACK_SIZE;
-		ca.tls = (uintptr_t)rep->tls;
+		thread_args(&ca, rep);
 		ret = clone3_run(&ca, clone3_child, rep);
 		ASSERT_GT(ret, 0) TH_LOG("clone3 #%d: %s", i, strerror((int)-ret));
 		ASSERT_EQ(0, wait_ctid(rep)) TH_LOG("child #%d did not exit", i);
